@@ -1,0 +1,55 @@
+# Relay — every target builds what it needs; nothing is installed by hand.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+SAMVENV := .venv-sam
+PY := $(VENV)/bin/python
+export SAM_CLI_TELEMETRY := 0
+export AWS_DEFAULT_REGION ?= eu-west-1
+export AWS_REGION ?= $(AWS_DEFAULT_REGION)
+
+.PHONY: demo test lint typecheck validate pytest bench preview clean
+
+$(VENV)/.ready: layers/core/requirements.txt requirements-dev.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r layers/core/requirements.txt -r requirements-dev.txt
+	$(VENV)/bin/pip install -q --disable-pip-version-check --no-deps -e .
+	touch $@
+
+$(SAMVENV)/.ready: requirements-sam.txt
+	$(PYTHON) -m venv $(SAMVENV)
+	$(SAMVENV)/bin/pip install -q --disable-pip-version-check -r requirements-sam.txt
+	touch $@
+
+## make demo: the Meta request bodies for every sample event of events/, for every variant
+demo: preview
+
+## make preview: the same, on its own
+preview: $(VENV)/.ready
+	@for v in default retail travel b2b_saas; do \
+	  echo "=== variant $$v: events/$$v.json"; \
+	  $(PY) -m relay preview --variant $$v --now 2026-11-26T13:00:00Z events/$$v.json || exit 1; \
+	done
+
+## make test: lint, format check, types, template validation, tests
+test: lint typecheck validate pytest
+
+lint: $(VENV)/.ready
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(VENV)/.ready
+	$(VENV)/bin/mypy
+
+validate: $(SAMVENV)/.ready
+	$(SAMVENV)/bin/sam validate --lint --template template.yaml
+
+pytest: $(VENV)/.ready
+	$(VENV)/bin/pytest
+
+## make bench: benchmarks (never part of make test); figures go to docs/benchmarks.md
+bench: $(VENV)/.ready
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) $(SAMVENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,1 @@
+"""`make bench`: benchmarks run side by side with their references (never part of `make test`)."""

@@ -1,0 +1,1 @@
+"""Relay: Segment-spec events to Meta's Conversions API, server to server."""

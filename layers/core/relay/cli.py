@@ -1,0 +1,123 @@
+"""`python -m relay` / `relay`: the local command line (DESIGN §8)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from relay.integrations import VARIANTS, Integration
+
+EXIT_OK = 0
+EXIT_BAD_INPUT = 2
+DEFAULT_PIXEL_ID = "1234567890"
+
+
+class UsageError(Exception):
+    """Input or options that make it impossible to produce output (exit code 2)."""
+
+
+def _read_text(path: str) -> str:
+    try:
+        raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+def _instant(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO-8601 time: {text!r}") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def integration_from_options(args: argparse.Namespace) -> Integration:
+    """The one local integration described by --config / --variant / --pixel-id / --test-event-code."""
+    data: dict[str, Any] = {}
+    if args.config:
+        try:
+            data = json.loads(_read_text(args.config))
+        except ValueError as exc:
+            raise UsageError(f"{args.config}: not valid JSON ({exc})") from None
+        if not isinstance(data, dict):
+            raise UsageError(f"{args.config}: expected a JSON object")
+    config = dict(data.get("config") or {})
+    if args.pixel_id:
+        config["pixel_id"] = args.pixel_id
+    config.setdefault("pixel_id", DEFAULT_PIXEL_ID)
+    if args.test_event_code:
+        config["test_event_code"] = args.test_event_code
+    fields = {
+        "id": "local",
+        "source_id": "local",
+        "consent_categories": ["advertising"],
+        **{k: v for k, v in data.items() if k != "config"},
+        "config": config,
+    }
+    if args.variant:
+        fields["variant"] = args.variant
+    try:
+        return Integration.model_validate(fields)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False)
+        )
+        raise UsageError(f"invalid integration: {problems}") from None
+
+
+def _cmd_preview(args: argparse.Namespace) -> int:
+    from relay.preview import preview
+
+    integration = integration_from_options(args)
+    text = _read_text(args.file)
+    document = preview(text, integration, now=args.now or datetime.now(UTC))
+    json.dump(document, sys.stdout, ensure_ascii=False, indent=None if args.compact else 2)
+    sys.stdout.write("\n")
+    return EXIT_OK
+
+
+def _integration_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--variant", choices=VARIANTS, help="mapping variant (default: default)")
+    parser.add_argument("--pixel-id", help=f"Meta pixel (dataset) id (default: {DEFAULT_PIXEL_ID})")
+    parser.add_argument("--test-event-code", help="Events Manager test event code")
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="integration JSON ({variant, consent_categories, config: {event_mappings, value_field, ...}})",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="relay", description="Relay: Segment-spec events to Meta CAPI.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    p = commands.add_parser("preview", help="print the exact Meta request bodies for a file of events")
+    _integration_options(p)
+    p.add_argument(
+        "--now", type=_instant, help="clock for the age and future-time rules (ISO-8601; default: now)"
+    )
+    p.add_argument("--compact", action="store_true", help="one-line JSON output")
+    p.add_argument("file", nargs="?", default="-", help="JSON array, JSON lines or SQS event; '-' for stdin")
+    p.set_defaults(handler=_cmd_preview)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.handler(args)
+    except UsageError as exc:
+        print(f"relay: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return code

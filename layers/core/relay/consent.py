@@ -1,0 +1,18 @@
+"""Consent (Segment consent spec): which integrations an event may reach."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+
+def allows(
+    preferences: Mapping[str, bool] | None, required: Iterable[str], *, require_consent: bool = False
+) -> bool:
+    """True when every required category is `true` in the event's categoryPreferences (case-insensitive).
+
+    An event without a consent object is allowed unless `require_consent` is set.
+    """
+    if preferences is None:
+        return not require_consent
+    granted = {name.strip().lower() for name, value in preferences.items() if value is True}
+    return all(name.strip().lower() in granted for name in required)

@@ -1,0 +1,332 @@
+"""Normalisation and hashing of Meta CAPI ``user_data`` values (DESIGN §6).
+
+Pure functions, no I/O. Lookup tables (countries, US/CA subdivisions, months) are built lazily on first use.
+Every normaliser returns ``None`` for an empty or invalid result and never raises on ``str`` input.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime
+import hashlib
+import math
+import re
+import unicodedata
+from collections.abc import Callable
+from functools import cache
+
+import phonenumbers
+import pycountry
+
+HASHED_KEYS: frozenset[str] = frozenset(
+    {"em", "ph", "fn", "ln", "db", "ge", "ct", "st", "zp", "country", "external_id"}
+)
+
+_SHA256_RE = re.compile(r"[0-9a-fA-F]{64}")
+_EMAIL_RE = re.compile(r"[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)+")
+_TRUNK_ZERO_RE = re.compile(r"^\+\s*(\d{1,3})[\s.\-]*\(\s*0\s*\)")
+_ZIP_PLUS4_RE = re.compile(r"\d{5}\s*-\s*\d{4}")
+_ISO_DATE_RE = re.compile(
+    r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})"
+    r"(?:[t\s]\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:z|[+-]\d{2}(?::?\d{2})?)?)?"
+)
+_NUMERIC_DATE_RE = re.compile(r"(\d{1,2})[-/. ](\d{1,2})[-/. ](\d{4}|\d{2})")
+_MONTH_FIRST_RE = re.compile(r"([a-z]+)\.?[\s\-/.,]*(\d{1,2})(?:st|nd|rd|th)?[\s\-/.,]+(\d{4}|\d{2})")
+_DAY_FIRST_RE = re.compile(r"(\d{1,2})(?:st|nd|rd|th)?[\s\-/.,]*(?:of\s+)?([a-z]+)\.?[\s\-/.,]*(\d{4}|\d{2})")
+_YEAR_FIRST_RE = re.compile(r"(\d{4})[\s\-/.,]+([a-z]+)\.?[\s\-/.,]+(\d{1,2})")
+
+# Aliases pycountry lacks (its alpha-2/3 codes, names, official and common names are indexed directly).
+_COUNTRY_ALIASES: dict[str, str] = {
+    "uk": "gb", "great britain": "gb", "britain": "gb", "england": "gb", "scotland": "gb", "wales": "gb",
+    "northern ireland": "gb", "america": "us", "deutschland": "de", "holland": "nl", "russia": "ru",
+    "korea": "kr", "ivory coast": "ci", "turkey": "tr", "espana": "es", "italia": "it", "schweiz": "ch",
+    "suisse": "ch", "osterreich": "at", "brasil": "br", "uae": "ae", "macedonia": "mk",
+    "swaziland": "sz", "burma": "mm", "palestine": "ps", "vatican": "va",
+}  # fmt: skip
+_STATE_COUNTRIES = ("us", "ca")
+_US_NON_STATES = frozenset({"US-AS", "US-GU", "US-MP", "US-UM", "US-VI"})  # outlying areas other than PR
+
+
+def _nfc(value: str) -> str:
+    return unicodedata.normalize("NFC", value)
+
+
+def _nfkc(value: str) -> str:
+    return unicodedata.normalize("NFKC", value)
+
+
+def _keep(value: str, categories: str) -> str:
+    """Keep only the characters whose Unicode major category (first letter) is in ``categories``."""
+    return "".join(ch for ch in value if unicodedata.category(ch)[0] in categories)
+
+
+def _fold_key(value: str) -> str:
+    """Accent-folded, case-insensitive, letters-only lookup key ("Côte d'Ivoire" -> "cotedivoire")."""
+    return "".join(ch for ch in unicodedata.normalize("NFKD", value.casefold()) if ch.isalpha())
+
+
+def sha256_hex(value: str) -> str:
+    """Return the lower-case hex SHA-256 of ``value``'s UTF-8 bytes."""
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def is_hashed(value: str) -> bool:
+    """True when ``value`` (after strip) is exactly 64 hex characters, any case; 32-hex is not hashed."""
+    return _SHA256_RE.fullmatch(value.strip()) is not None
+
+
+def normalize_email(value: str) -> str | None:
+    """Trim and lower-case; None unless the result has the shape local@domain.tld with no white space."""
+    email = _nfc(_nfc(value).strip().lower())
+    return email if _EMAIL_RE.fullmatch(email) else None
+
+
+def normalize_phone(value: str, region: str | None = None) -> str | None:
+    """E.164 digits without "+" (e.g. "16505551212"), parsed with ``region`` as default region; else None."""
+    text = _nfkc(value).strip()
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    text = _TRUNK_ZERO_RE.sub(r"+\1", text)
+    attempts: list[tuple[str, str | None, bool]] = [(text, None, False)]  # has "+": region is ignored
+    if region and region.strip():
+        attempts.insert(0, (text, region.strip().upper(), False))
+    if not text.startswith("+"):
+        # No region and no "+": the digits may start with a country code ("16505551212"). Only a number
+        # that is *valid* there is accepted, so a national "(650)555-1212" is not misread as +65 (Singapore).
+        attempts.append(("+" + text, None, True))
+    for candidate, default_region, strict in attempts:
+        digits = _possible_e164(candidate, default_region, strict)
+        if digits:
+            return digits
+    return None
+
+
+def _possible_e164(text: str, region: str | None, strict: bool = False) -> str | None:
+    try:
+        number = phonenumbers.parse(text, region)
+        check = phonenumbers.is_valid_number if strict else phonenumbers.is_possible_number
+        if not check(number):
+            return None
+        digits = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164).lstrip("+")
+    except Exception:  # phonenumbers may raise on arbitrary input; our contract is "never raises"
+        return None
+    return digits if digits.isascii() and digits.isdigit() else None
+
+
+def normalize_name(value: str) -> str | None:
+    """fn/ln: lower-case; keep letters, combining marks and digits (any script); drop everything else."""
+    return _nfc(_keep(_nfc(value).lower(), "LMN")) or None
+
+
+def normalize_city(value: str) -> str | None:
+    """ct: lower-case; keep letters and combining marks only (no punctuation, digits or spaces)."""
+    return _nfc(_keep(_nfc(value).lower(), "LM")) or None
+
+
+@cache
+def _state_table(country: str) -> dict[str, str]:
+    """Folded subdivision name or code -> 2-letter code, for "us" (states + DC + PR) or "ca"."""
+    table: dict[str, str] = {}
+    for sub in pycountry.subdivisions:
+        if sub.country_code != country.upper() or sub.code in _US_NON_STATES:
+            continue
+        code = sub.code.split("-", 1)[1].lower()
+        table[code] = code
+        table[_fold_key(sub.name)] = code
+    return table
+
+
+def normalize_state(value: str, country: str | None = None) -> str | None:
+    """st: US/CA (or no country) names or codes -> 2-letter code; otherwise the full name, letters only."""
+    country = country.strip().lower() if country else None
+    if country is None or country in _STATE_COUNTRIES:
+        key = _fold_key(_nfc(value))
+        for candidate in (country,) if country else _STATE_COUNTRIES:
+            code = _state_table(candidate).get(key)
+            if code:
+                return code
+    return normalize_city(value)
+
+
+def normalize_zip(value: str, country: str | None = None) -> str | None:
+    """zp: lower-case, no white space or dashes; US (or NNNNN-NNNN with no country): first 5 digits."""
+    country = country.strip().lower() if country else None
+    text = _nfkc(_nfkc(value).strip().lower())
+    us = country == "us" or (country is None and _ZIP_PLUS4_RE.fullmatch(text) is not None)
+    cleaned = _nfkc("".join(ch for ch in text if not ch.isspace() and unicodedata.category(ch) != "Pd"))
+    if us and len(cleaned) >= 5 and cleaned[:5].isascii() and cleaned[:5].isdigit():
+        cleaned = cleaned[:5]
+    return cleaned or None
+
+
+@cache
+def _country_table() -> dict[str, str]:
+    table: dict[str, str] = {}
+    for country in pycountry.countries:
+        code = country.alpha_2.lower()
+        for attr in ("alpha_2", "alpha_3", "name", "official_name", "common_name"):
+            name = getattr(country, attr, None)
+            if name:
+                table.setdefault(_fold_key(name), code)
+    for alias, code in _COUNTRY_ALIASES.items():
+        table.setdefault(_fold_key(alias), code)
+    return table
+
+
+def normalize_country(value: str) -> str | None:
+    """ISO 3166-1 alpha-2 lower-case from a code (alpha-2/3), name or common alias; None when unknown."""
+    key = _fold_key(_nfc(value))
+    return _country_table().get(key) if key else None
+
+
+@cache
+def _months() -> dict[str, int]:
+    """English month names and abbreviations (C locale) -> month number."""
+    months = {"sept": 9}
+    for number in range(1, 13):
+        months[calendar.month_name[number].lower()] = number
+        months[calendar.month_abbr[number].lower()] = number
+    return months
+
+
+def _full_year(year: str, today: datetime.date) -> int:
+    if len(year) == 4:
+        return int(year)
+    century = today.year // 100 * 100
+    yy = int(year)
+    return century + yy if yy <= today.year % 100 else century - 100 + yy
+
+
+def _make_date(year: int, month: int, day: int, today: datetime.date) -> str | None:
+    try:
+        date = datetime.date(year, month, day)
+    except ValueError:
+        return None
+    return date.strftime("%Y%m%d") if 1900 <= year <= today.year and date <= today else None
+
+
+def normalize_birthday(value: str, today: datetime.date) -> str | None:
+    """db: a common date form -> "YYYYMMDD": a real date, year 1900..today.year, not after ``today``."""
+    if isinstance(today, datetime.datetime):
+        today = today.date()
+    text = _nfkc(value).strip().lower()
+    if not text.isascii():
+        return None
+    if len(text) == 8 and text.isdigit():
+        for y, m, d in (
+            (text[:4], text[4:6], text[6:]),
+            (text[4:], text[:2], text[2:4]),
+            (text[4:], text[2:4], text[:2]),
+        ):
+            result = _make_date(int(y), int(m), int(d), today)
+            if result:
+                return result
+        return None
+    if match := _ISO_DATE_RE.fullmatch(text):
+        return _make_date(int(match[1]), int(match[2]), int(match[3]), today)
+    if match := _NUMERIC_DATE_RE.fullmatch(text):
+        first, second = int(match[1]), int(match[2])
+        month, day = (second, first) if first > 12 else (first, second)
+        return _make_date(_full_year(match[3], today), month, day, today)
+    months = _months()
+    if (match := _MONTH_FIRST_RE.fullmatch(text)) and match[1] in months:
+        return _make_date(_full_year(match[3], today), months[match[1]], int(match[2]), today)
+    if (match := _DAY_FIRST_RE.fullmatch(text)) and match[2] in months:
+        return _make_date(_full_year(match[3], today), months[match[2]], int(match[1]), today)
+    if (match := _YEAR_FIRST_RE.fullmatch(text)) and match[2] in months:
+        return _make_date(int(match[1]), months[match[2]], int(match[3]), today)
+    return None
+
+
+_GENDERS = {"m": "m", "male": "m", "man": "m", "f": "f", "female": "f", "woman": "f"}
+
+
+def normalize_gender(value: str) -> str | None:
+    """ge: "m" from m/male/man, "f" from f/female/woman (trimmed, any case); else None."""
+    return _GENDERS.get(_nfc(value).strip().lower())
+
+
+def normalize_external_id(value: str) -> str | None:
+    """external_id: trim, lower-case, remove all white space; None if empty."""
+    return _nfc("".join(_nfc(value).lower().split())) or None
+
+
+def _coerce(value: object) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return None
+        if value.is_integer():
+            value = int(value)
+    try:
+        return str(value)
+    except ValueError:  # int too large to convert to str
+        return None
+
+
+_TEXT_NORMALISERS: dict[str, Callable[[str], str | None]] = {
+    "em": normalize_email,
+    "fn": normalize_name,
+    "ln": normalize_name,
+    "ct": normalize_city,
+    "country": normalize_country,
+    "ge": normalize_gender,
+    "external_id": normalize_external_id,
+}
+
+
+def normalize_field(
+    key: str,
+    value: object,
+    *,
+    country: str | None = None,
+    region: str | None = None,
+    today: datetime.date,
+) -> str | None:
+    """Normalised, NOT hashed value of ``value`` for a key in HASHED_KEYS; None if invalid or unknown key.
+
+    Numbers are coerced to str; bool, None and other types give None. ``country`` (normalised alpha-2) is used
+    for st and zp; ``region`` (else ``country``) is the phone default region. Never raises.
+    """
+    text = _coerce(value)
+    if text is None:
+        return None
+    if key == "ph":
+        return normalize_phone(text, region or country)
+    if key == "st":
+        return normalize_state(text, country)
+    if key == "zp":
+        return normalize_zip(text, country)
+    if key == "db":
+        return normalize_birthday(text, today)
+    normaliser = _TEXT_NORMALISERS.get(key)
+    return normaliser(text) if normaliser else None
+
+
+def hash_field(
+    key: str,
+    value: object,
+    *,
+    country: str | None = None,
+    region: str | None = None,
+    today: datetime.date,
+) -> str | None:
+    """SHA-256 hex of the normalised value; a 64-hex str is passed through stripped and lower-cased.
+
+    Returns None for a key not in HASHED_KEYS, or a value that is invalid, empty or not UTF-8 encodable.
+    Never raises.
+    """
+    if key not in HASHED_KEYS:
+        return None
+    if isinstance(value, str) and is_hashed(value):
+        return value.strip().lower()
+    normalized = normalize_field(key, value, country=country, region=region, today=today)
+    if normalized is None:
+        return None
+    try:
+        return sha256_hex(normalized)
+    except UnicodeEncodeError:  # lone surrogates have no UTF-8 form
+        return None

@@ -1,0 +1,1 @@
+"""Vendor modules, selected by an integration's `vendor`; only `meta_capi` exists."""

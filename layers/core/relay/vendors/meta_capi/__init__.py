@@ -1,0 +1,1 @@
+"""Meta Conversions API: variant tables, mapping, request building."""

@@ -1,0 +1,33 @@
+"""Meta's external limits and defaults, each named once (sources: docs/meta-capi-reference.md)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+GRAPH_URL = "https://graph.facebook.com"
+# The seed and Meta's CAPI examples use v25.0 (supported until 2028-07-29); v26/v27 are also valid.
+DEFAULT_API_VERSION = "v25.0"
+# "data: max 1,000 events" per request.
+MAX_EVENTS_PER_REQUEST = 1_000
+# Meta documents no byte limit; keep each request body well under a few MB.
+MAX_REQUEST_BYTES = 2 * 1024 * 1024
+# event_time: at most 7 days old (62 days for physical_store), else the whole request fails.
+MAX_EVENT_AGE = timedelta(days=7)
+MAX_PHYSICAL_STORE_EVENT_AGE = timedelta(days=62)
+# Custom event names "cannot exceed 50 characters".
+MAX_CUSTOM_EVENT_NAME = 50
+# app_data.extinfo is a positional array of exactly 16 strings.
+EXTINFO_SLOTS = 16
+ACTION_SOURCES = frozenset(
+    {
+        "email",
+        "website",
+        "app",
+        "phone_call",
+        "chat",
+        "physical_store",
+        "system_generated",
+        "business_messaging",
+        "other",
+    }
+)

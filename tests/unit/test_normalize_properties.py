@@ -1,0 +1,128 @@
+"""Property tests for relay.normalize: never raises, hash shape, idempotency, no raw value in the output."""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections.abc import Callable
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from relay.normalize import (
+    HASHED_KEYS,
+    hash_field,
+    is_hashed,
+    normalize_birthday,
+    normalize_city,
+    normalize_country,
+    normalize_email,
+    normalize_external_id,
+    normalize_field,
+    normalize_gender,
+    normalize_name,
+    normalize_phone,
+    normalize_state,
+    normalize_zip,
+)
+
+TODAY = datetime.date(2026, 11, 26)
+HEX64 = re.compile(r"[0-9a-f]{64}")
+KEYS = sorted(HASHED_KEYS)
+COUNTRIES = (
+    st.none()
+    | st.sampled_from(["us", "ca", "gb", "de", "fr", "au", "jp", "US", "zz", ""])
+    | st.text(max_size=3)
+)
+
+# Arbitrary unicode, plus strings with lone surrogates (not UTF-8 encodable) and realistic-looking values.
+TEXT = (
+    st.text()
+    | st.builds(lambda a, b: f"{a}\ud800{b}", st.text(max_size=5), st.text(max_size=5))
+    | st.from_regex(r"[ \w.+-]{1,12}@[\w-]{1,8}(\.[\w-]{1,5}){1,2} ?", fullmatch=True)
+    | st.from_regex(r"(\+|00)?[\d ()./-]{4,20}( ext\. ?\d{1,4})?", fullmatch=True)
+    | st.from_regex(r"\d{1,4}[-/. ]\d{1,2}[-/. ]\d{1,4}", fullmatch=True)
+    | st.sampled_from(
+        ["Male", "F", "Woman", "United States", "Côte d'Ivoire", "Québec", "94035-1234", "M1 1AE"]
+    )
+)
+VALUES = TEXT | st.integers() | st.floats() | st.booleans() | st.none()
+
+NORMALISERS: list[tuple[str, Callable[[str], str | None]]] = [
+    ("em", normalize_email),
+    ("ph", normalize_phone),
+    ("ph-us", lambda v: normalize_phone(v, "US")),
+    ("ph-gb", lambda v: normalize_phone(v, "gb")),
+    ("fn", normalize_name),
+    ("ct", normalize_city),
+    ("st", normalize_state),
+    ("st-us", lambda v: normalize_state(v, "us")),
+    ("st-de", lambda v: normalize_state(v, "de")),
+    ("zp", normalize_zip),
+    ("zp-us", lambda v: normalize_zip(v, "us")),
+    ("country", normalize_country),
+    ("db", lambda v: normalize_birthday(v, TODAY)),
+    ("ge", normalize_gender),
+    ("external_id", normalize_external_id),
+]
+IDEMPOTENT: list[tuple[str, Callable[[str], str | None]]] = [
+    (name, fn)
+    for name, fn in NORMALISERS
+    if name in {"em", "fn", "ct", "zp", "zp-us", "external_id", "country", "ge", "db"}
+]
+
+
+@pytest.mark.parametrize(("name", "normalise"), NORMALISERS, ids=[n for n, _ in NORMALISERS])
+@settings(deadline=None)
+@given(value=TEXT)
+def test_normalisers_never_raise_and_return_str_or_none(name, normalise, value):
+    # GIVEN arbitrary text
+    # WHEN normalised
+    result = normalise(value)
+    # THEN the result is None or a non-empty str (no exception)
+    assert result is None or (isinstance(result, str) and result != "")
+
+
+@settings(deadline=None)
+@given(key=st.sampled_from(KEYS), value=VALUES, country=COUNTRIES, region=COUNTRIES)
+def test_normalize_field_never_raises(key, value, country, region):
+    # GIVEN any key, a value of any supported (or unsupported) type and arbitrary country/region
+    # WHEN normalised
+    result = normalize_field(key, value, country=country, region=region, today=TODAY)
+    # THEN the result is None or a non-empty str
+    assert result is None or (isinstance(result, str) and result != "")
+
+
+@settings(deadline=None)
+@given(key=st.sampled_from(KEYS), value=VALUES, country=COUNTRIES, region=COUNTRIES)
+def test_hash_field_is_none_or_64_lowercase_hex(key, value, country, region):
+    # GIVEN any key and value
+    # WHEN hashed
+    result = hash_field(key, value, country=country, region=region, today=TODAY)
+    # THEN the result is None or exactly 64 lower-case hex chars
+    assert result is None or HEX64.fullmatch(result) is not None
+
+
+@pytest.mark.parametrize(("name", "normalise"), IDEMPOTENT, ids=[n for n, _ in IDEMPOTENT])
+@settings(deadline=None)
+@given(value=TEXT)
+def test_normalisers_are_idempotent(name, normalise, value):
+    # GIVEN a value that normalises to something
+    once = normalise(value)
+    # WHEN the normalised value is normalised again
+    twice = normalise(once) if once is not None else None
+    # THEN nothing changes
+    assert twice == once
+
+
+# derandomize: for an all-hex raw value of 4 chars there is a ~1/1000 chance it occurs in a random digest by
+# accident; a fixed seed keeps the test deterministic instead of rarely flaky.
+@settings(deadline=None, derandomize=True)
+@given(key=st.sampled_from(KEYS), value=TEXT.filter(lambda v: len(v) >= 4 and not is_hashed(v)))
+def test_raw_value_never_appears_in_hash_output(key, value):
+    # GIVEN a raw value of length >= 4 that is not already a SHA-256
+    # WHEN hashed
+    result = hash_field(key, value, country="us", region="US", today=TODAY)
+    # THEN neither the raw value nor its trimmed/lower-cased form leaks into the output
+    assert result is None or (value not in result and value.strip().lower() not in result)

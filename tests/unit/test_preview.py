@@ -1,0 +1,157 @@
+"""`relay preview`: the DESIGN §8 contract for good and bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from relay.cli import main
+from tests.support import EVENTS, ROOT
+
+NOW = "2026-11-26T13:00:00Z"
+
+
+def run(capsys, *argv: str) -> tuple[int, dict[str, Any], str]:
+    code = main(["preview", "--now", NOW, *argv])
+    out, err = capsys.readouterr()
+    return code, (json.loads(out) if out else {}), err
+
+
+@pytest.mark.parametrize("variant", ["default", "retail", "travel", "b2b_saas"])
+def test_every_sample_previews_without_rejections(capsys, variant):
+    # GIVEN the sample file of a variant
+    # WHEN previewed with that variant
+    code, doc, _ = run(capsys, "--variant", variant, str(EVENTS / f"{variant}.json"))
+    # THEN every event is sent or deliberately skipped, and the document has the contract's shape
+    assert code == 0
+    assert set(doc) == {"requests", "rejected", "skipped"}
+    assert doc["rejected"] == []
+    samples = json.loads((EVENTS / f"{variant}.json").read_text())
+    sent = [e for r in doc["requests"] for e in r["body"]["data"]]
+    assert len(sent) + len(doc["skipped"]) == len(samples)
+    assert {r["pixel_id"] for r in doc["requests"]} == {"1234567890"}
+
+
+def test_bad_input_is_rejected_per_line_and_the_rest_still_processed(capsys):
+    # GIVEN JSON lines with a non-JSON line, a non-object, missing fields, wrong types and one good event
+    # WHEN previewed
+    code, doc, _ = run(capsys, str(EVENTS / "invalid.jsonl"))
+    # THEN each bad line is rejected with a reason naming the field, and the good event is in a request
+    assert code == 0
+    reasons = {r["at"]: r["reason"] for r in doc["rejected"]}
+    assert reasons["line 1"] == "event: required for track events"
+    assert reasons["line 2"].startswith("line 2: not valid JSON")
+    assert reasons["line 3"] == "event: expected a JSON object, got list"
+    assert reasons["line 4"].startswith("context.page.url: ")
+    assert reasons["line 5"] == "properties.currency: required for Purchase"
+    assert reasons["line 6"].startswith("timestamp: ")
+    assert reasons["line 7"] == "properties.total: expected a number, got a non-numeric string"
+    assert reasons["line 8"] == "context.userAgent: required for website events"
+    assert [e["event_id"] for r in doc["requests"] for e in r["body"]["data"]] == ["good-1"]
+
+
+def test_options_reach_the_request(capsys, tmp_path):
+    # GIVEN a pixel id, a test code and an integration config file
+    config = tmp_path / "integration.json"
+    config.write_text(
+        json.dumps(
+            {
+                "consent_categories": [],
+                "config": {"event_mappings": {"page": "ViewContent", "screen": "ViewContent"}},
+            }
+        )
+    )
+    # WHEN previewed
+    code, doc, _ = run(
+        capsys,
+        "--pixel-id",
+        "998877",
+        "--test-event-code",
+        "TEST42",
+        "--config",
+        str(config),
+        str(EVENTS / "default.json"),
+    )
+    # THEN the request carries them
+    assert code == 0
+    request = doc["requests"][0]
+    assert request["pixel_id"] == "998877"
+    assert request["body"]["test_event_code"] == "TEST42"
+    names = [e["event_name"] for e in request["body"]["data"]]
+    assert "PageView" not in names
+    assert "ViewContent" in names
+    assert [s["reason"] for s in doc["skipped"]] == ["identify"]  # no consent categories required
+
+
+def test_sqs_event_files_are_accepted(capsys):
+    # GIVEN the SQS-wrapped samples used by sam local invoke
+    # WHEN previewed
+    code, doc, _ = run(capsys, "--variant", "travel", str(EVENTS / "sqs" / "travel.json"))
+    # THEN their bodies are previewed like the plain file
+    assert code == 0
+    assert len([e for r in doc["requests"] for e in r["body"]["data"]]) == 6
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [(b"", {"requests": [], "rejected": [], "skipped": []}), (b"42", None), (b'{"type": "page"}', None)],
+)
+def test_odd_but_readable_input_exits_0(capsys, tmp_path, content, expected):
+    # GIVEN empty input, a bare number, a single object
+    path = tmp_path / "in.json"
+    path.write_bytes(content)
+    # WHEN previewed
+    code, doc, _ = run(capsys, str(path))
+    # THEN output is produced
+    assert code == 0
+    if expected is not None:
+        assert doc == expected
+    else:
+        assert len(doc["rejected"]) == 1
+
+
+@pytest.mark.parametrize("content", [None, b"\xff\xfe\x00bad"])
+def test_unreadable_input_exits_2(capsys, tmp_path, content):
+    # GIVEN a missing file, or bytes that are not UTF-8
+    path = tmp_path / "in.json"
+    if content is not None:
+        path.write_bytes(content)
+    # WHEN previewed
+    code, doc, err = run(capsys, str(path))
+    # THEN exit code 2, a message, no document
+    assert code == 2
+    assert doc == {}
+    assert err.startswith("relay: ")
+
+
+def test_invalid_config_exits_2_naming_the_field(capsys):
+    # GIVEN a non-numeric pixel id
+    # WHEN previewed
+    code, _, err = run(capsys, "--pixel-id", "abc", str(EVENTS / "default.json"))
+    # THEN exit 2 naming config.pixel_id
+    assert code == 2
+    assert "config.pixel_id" in err
+
+
+def test_module_entry_point_reads_stdin():
+    # GIVEN `python -m relay preview -` with events on stdin
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "layers" / "core")}
+    events = (EVENTS / "retail.json").read_bytes()
+    # WHEN run as a process
+    proc = subprocess.run(
+        [sys.executable, "-m", "relay", "preview", "--variant", "retail", "--now", NOW, "--compact", "-"],
+        input=events,
+        capture_output=True,
+        env=env,
+        check=False,
+        timeout=60,
+    )
+    # THEN it exits 0 with one JSON document on one line
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count(b"\n") == 1
+    assert len(json.loads(proc.stdout)["requests"][0]["body"]["data"]) == 5
