@@ -21,10 +21,11 @@ $(SAMVENV)/.ready: requirements-sam.txt
 	$(SAMVENV)/bin/pip install -q --disable-pip-version-check -r requirements-sam.txt
 	touch $@
 
-## make demo: the Meta request bodies for every sample event of events/, for every variant
-demo: preview
+## make demo: the main job on the embedded local stack (moto + Graph emulator): queue → deliver → DLQ → redrive
+demo: $(VENV)/.ready
+	$(PY) -m relay local demo
 
-## make preview: the same, on its own
+## make preview: the exact Meta request bodies for every sample event of events/, for every variant
 preview: $(VENV)/.ready
 	@for v in default retail travel b2b_saas; do \
 	  echo "=== variant $$v: events/$$v.json"; \

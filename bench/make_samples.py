@@ -44,7 +44,6 @@ def web(
                 "city": "London",
                 "country": "GB",
             },
-            "source_id": "src_abc123",
         },
     }
     if event is not None:

@@ -6,7 +6,7 @@ import os
 import platform
 import sys
 
-from bench import corpus, transform
+from bench import corpus, deliver, transform
 
 
 def machine() -> str:
@@ -35,3 +35,4 @@ def main() -> None:
             f"{r['relay_us_per_event']:.1f} | {r['sdk_us_per_event']:.1f} | **{r['ratio']:.2f}×** |"
         )
     print("\nTarget: Relay ≥ 5× the SDK (DESIGN §9).\n")
+    deliver.print_tables()

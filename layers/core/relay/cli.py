@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -86,6 +87,48 @@ def _cmd_preview(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_local_demo(args: argparse.Namespace) -> int:
+    from relay.local.runner import demo
+
+    demo()
+    return EXIT_OK
+
+
+def _cmd_local_run(args: argparse.Namespace) -> int:
+    from relay.local.runner import read_bodies, run
+
+    try:
+        bodies = read_bodies(Path(args.events))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {args.events}: {exc}") from None
+    graph_url = args.graph_url or os.environ.get("META_GRAPH_URL")
+    if not graph_url:
+        from relay.local.graph import GraphEmulator
+
+        with GraphEmulator() as graph:
+            totals = run(
+                bodies,
+                graph_url=graph.url,
+                pixel_id=args.pixel_id or DEFAULT_PIXEL_ID,
+                variant=args.variant or "default",
+            )
+    else:
+        totals = run(
+            bodies,
+            graph_url=graph_url,
+            pixel_id=args.pixel_id or DEFAULT_PIXEL_ID,
+            variant=args.variant or "default",
+        )
+    summary = totals.summary()
+    if args.json:
+        json.dump(summary, sys.stdout)
+        sys.stdout.write("\n")
+    else:
+        for key, value in summary.items():
+            print(f"{key:>15}: {value}")
+    return EXIT_OK
+
+
 def _integration_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--variant", choices=VARIANTS, help="mapping variant (default: default)")
     parser.add_argument("--pixel-id", help=f"Meta pixel (dataset) id (default: {DEFAULT_PIXEL_ID})")
@@ -108,6 +151,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compact", action="store_true", help="one-line JSON output")
     p.add_argument("file", nargs="?", default="-", help="JSON array, JSON lines or SQS event; '-' for stdin")
     p.set_defaults(handler=_cmd_preview)
+
+    local = commands.add_parser("local", help="run Relay on the embedded local stack (moto + Graph emulator)")
+    local_commands = local.add_subparsers(dest="local_command", required=True)
+    d = local_commands.add_parser(
+        "demo", help="samples → queue → deliver → Meta, with a fault, the DLQ and a redrive"
+    )
+    d.set_defaults(handler=_cmd_local_demo)
+    r = local_commands.add_parser("run", help="deliver a file of events until the queue drains")
+    r.add_argument("--events", required=True, metavar="FILE", help="JSON array, JSON lines or SQS event")
+    r.add_argument(
+        "--graph-url", help="Graph API base URL (default: META_GRAPH_URL, else a built-in emulator)"
+    )
+    r.add_argument("--variant", choices=VARIANTS)
+    r.add_argument("--pixel-id")
+    r.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    r.set_defaults(handler=_cmd_local_run)
     return parser
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, field_validator
 
@@ -11,6 +11,8 @@ from relay.vendors.meta_capi.limits import DEFAULT_API_VERSION
 
 Variant = Literal["default", "retail", "travel", "b2b_saas"]
 VARIANTS: tuple[Variant, ...] = ("default", "retail", "travel", "b2b_saas")
+
+SOURCE_INDEX = "by_source"
 
 PixelId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\d{1,32}$")]
 
@@ -76,3 +78,51 @@ class Integration(BaseModel):
     config: MetaConfig
     consent_categories: list[str] = Field(default_factory=list)
     require_consent: bool = False
+    # Record successful deliveries in the event debugger too (failures are always recorded).
+    debug: bool = False
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> Integration:
+        """An integration from its stored form (extra stored attributes such as token_last4 ignored)."""
+        return cls.model_validate({k: v for k, v in item.items() if k in cls.model_fields})
+
+
+class IntegrationStore:
+    """Enabled-or-not integrations per source from DynamoDB (index `by_source`), cached for `ttl_s`."""
+
+    def __init__(self, dynamodb: Any, table: str, *, ttl_s: float = 60.0, clock: Any = None) -> None:
+        import time
+
+        self._db = dynamodb
+        self._table = table
+        self._ttl = ttl_s
+        self._clock = clock or time.monotonic
+        self._cache: dict[str, tuple[float, list[Integration]]] = {}
+
+    def for_source(self, source_id: str) -> list[Integration]:
+        """Integrations of `source_id`; raises botocore errors; invalid stored items raise ValidationError."""
+        hit = self._cache.get(source_id)
+        now = self._clock()
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        from boto3.dynamodb.types import TypeDeserializer
+
+        deserialize = TypeDeserializer().deserialize
+        found: list[Integration] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": SOURCE_INDEX,
+            "KeyConditionExpression": "source_id = :s",
+            "ExpressionAttributeValues": {":s": {"S": source_id}},
+        }
+        while True:
+            page = self._db.query(**kwargs)
+            found.extend(
+                Integration.from_item({k: deserialize(v) for k, v in raw.items()})
+                for raw in page.get("Items", [])
+            )
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        self._cache[source_id] = (now + self._ttl, found)
+        return found

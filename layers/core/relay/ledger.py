@@ -1,0 +1,80 @@
+"""The delivery ledger: which (pixel, event_name, event_id) Meta has already accepted.
+
+Written right after each accepted Graph call and read before sending, so SQS redelivery or a Lambda
+crash after a successful call never sends an event to the same pixel twice. Items expire after Meta's
+age limit plus a margin: an older event can no longer be sent anyway.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from relay.vendors.meta_capi.limits import MAX_EVENT_AGE
+
+BATCH_GET_MAX = 100  # DynamoDB BatchGetItem limit
+BATCH_WRITE_MAX = 25  # DynamoDB BatchWriteItem limit
+RETENTION = MAX_EVENT_AGE + timedelta(days=1)
+WRITE_ATTEMPTS = 5
+
+
+def ledger_key(pixel_id: str, event_name: str, event_id: str) -> str:
+    return f"{pixel_id}#{event_name}#{event_id}"
+
+
+class Ledger:
+    """DynamoDB table with partition key `key` and TTL attribute `expires_at`."""
+
+    def __init__(self, dynamodb: Any, table: str, *, sleep: Any = time.sleep) -> None:
+        self._db = dynamodb
+        self._table = table
+        self._sleep = sleep
+
+    def delivered(self, keys: Iterable[str]) -> set[str]:
+        """The subset of `keys` already delivered. Raises botocore errors (the caller retries the batch)."""
+        wanted = list(dict.fromkeys(keys))
+        found: set[str] = set()
+        for i in range(0, len(wanted), BATCH_GET_MAX):
+            request: dict[str, Any] = {
+                self._table: {
+                    "Keys": [{"key": {"S": k}} for k in wanted[i : i + BATCH_GET_MAX]],
+                    "ProjectionExpression": "#k",
+                    "ExpressionAttributeNames": {"#k": "key"},
+                }
+            }
+            attempt = 0
+            while request:
+                response = self._db.batch_get_item(RequestItems=request)
+                found.update(item["key"]["S"] for item in response.get("Responses", {}).get(self._table, []))
+                request = response.get("UnprocessedKeys") or {}
+                attempt += 1
+                if request:
+                    self._sleep(min(0.05 * 2**attempt, 1.0))
+        return found
+
+    def record(self, keys: Iterable[str], *, now: datetime) -> None:
+        """Mark `keys` delivered. Retries throttling and unprocessed items; raises after WRITE_ATTEMPTS."""
+        expires = str(int((now + RETENTION).timestamp()))
+        unique = list(dict.fromkeys(keys))
+        for i in range(0, len(unique), BATCH_WRITE_MAX):
+            items = [
+                {"PutRequest": {"Item": {"key": {"S": k}, "expires_at": {"N": expires}}}}
+                for k in unique[i : i + BATCH_WRITE_MAX]
+            ]
+            request: dict[str, Any] = {self._table: items}
+            for attempt in range(WRITE_ATTEMPTS):
+                try:
+                    response = self._db.batch_write_item(RequestItems=request)
+                except Exception:
+                    if attempt == WRITE_ATTEMPTS - 1:
+                        raise
+                    self._sleep(min(0.05 * 2**attempt, 1.0))
+                    continue
+                request = response.get("UnprocessedItems") or {}
+                if not request:
+                    break
+                self._sleep(min(0.05 * 2**attempt, 1.0))
+            else:
+                raise RuntimeError("ledger: unprocessed items after retries")

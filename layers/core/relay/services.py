@@ -1,0 +1,75 @@
+"""Small cached factories that build the AWS-facing dependencies of the handlers on first use."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from relay.delivery import Deps
+from relay.integrations import Integration
+from relay.settings import Settings, settings
+
+AWS_CONNECT_TIMEOUT_S = 2
+AWS_READ_TIMEOUT_S = 5
+AWS_MAX_ATTEMPTS = 5
+
+
+@cache
+def aws_client(service: str) -> Any:
+    """A boto3 client with explicit timeouts and standard (throttling-aware) retries."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(
+        connect_timeout=AWS_CONNECT_TIMEOUT_S,
+        read_timeout=AWS_READ_TIMEOUT_S,
+        retries={"mode": "standard", "max_attempts": AWS_MAX_ATTEMPTS},
+    )
+    return boto3.client(service, config=config)
+
+
+def secret_name(prefix: str, integration_id: str) -> str:
+    return f"{prefix}{integration_id}/access-token"
+
+
+def token_reader(config: Settings, secretsmanager: Any) -> Any:
+    """Integration → access token, through Powertools Parameters with a max_age cache."""
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+    provider = SecretsProvider(boto3_client=secretsmanager)
+
+    def token(integration: Integration) -> str:
+        value = provider.get(
+            secret_name(config.token_secret_prefix, integration.id), max_age=config.token_cache_s
+        )
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError(f"secret of integration {integration.id} holds no token")
+        return value.strip()
+
+    return token
+
+
+def build_deliver_deps(config: Settings, clients: Any = aws_client) -> Deps:
+    """Delivery dependencies over real (or moto) AWS clients and the Graph API at `config.graph_url`."""
+    from relay.debugger import Debugger
+    from relay.integrations import IntegrationStore
+    from relay.ledger import Ledger
+    from relay.queue import DeadLetters
+    from relay.vendors.meta_capi.client import GraphClient
+
+    dynamodb = clients("dynamodb")
+    store = IntegrationStore(dynamodb, config.integrations_table, ttl_s=config.integrations_cache_s)
+    return Deps(
+        integrations=store.for_source,
+        token=token_reader(config, clients("secretsmanager")),
+        sender=GraphClient(config.graph_url),
+        ledger=Ledger(dynamodb, config.ledger_table),
+        dead_letters=DeadLetters(clients("sqs"), config.dlq_url),
+        debugger=Debugger(dynamodb, config.debugger_table),
+        max_receive_count=config.max_receive_count,
+    )
+
+
+@cache
+def deliver_deps() -> Deps:
+    return build_deliver_deps(settings())

@@ -1,0 +1,81 @@
+"""Classification of Meta's answers by `code` / `error_subcode` / `is_transient` — never by `type`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+# Retry with backoff: unknown, service, app/user/page throttling, app limit, custom rate limit, policy block.
+RETRY_CODES = frozenset({1, 2, 4, 17, 32, 341, 368, 613}) | frozenset(range(80000, 80015))
+# Park until a human fixes the token / permissions / version (then redrive): 190 token, 102 session,
+# 10 and 200-299 permissions, 3 capability, 2635 deprecated API version.
+AUTH_CODES = frozenset({190, 102, 10, 3, 2635}) | frozenset(range(200, 300))
+INVALID_PARAMETER = 100
+# code 100 + subcode 33: "object does not exist ... missing permissions" — a wrong pixel id or token scope.
+MISSING_OBJECT_SUBCODE = 33
+DEPRECATED_VERSION = 2635
+
+
+class ErrorKind(Enum):
+    RETRY = "retry"  # transient: back off and try again
+    INVALID = "invalid"  # the payload: isolate the offending events, never resend them as they are
+    AUTH = "auth"  # the integration's token / permissions / API version: park, redrive after a fix
+
+
+@dataclass
+class GraphError(Exception):
+    """A failed Graph call. `retryable` says whether sending the same request again may succeed."""
+
+    kind: ErrorKind
+    status: int | None
+    code: int | None = None
+    subcode: int | None = None
+    fbtrace_id: str | None = None
+    message: str = ""
+
+    @property
+    def retryable(self) -> bool:
+        return self.kind is ErrorKind.RETRY
+
+    def summary(self) -> str:
+        """A short, PII-free description (Meta's own message is not echoed: it may quote payload values)."""
+        parts = [f"http {self.status}" if self.status else "no response"]
+        if self.code is not None:
+            parts.append(f"code {self.code}" + (f"/{self.subcode}" if self.subcode else ""))
+        if self.fbtrace_id:
+            parts.append(f"fbtrace {self.fbtrace_id}")
+        if not self.status and self.message:
+            parts.append(self.message)
+        return ", ".join(parts)
+
+
+def classify(status: int, body: Any) -> GraphError:
+    """The GraphError for a non-2xx answer with decoded JSON `body` (None when it was not JSON)."""
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        kind = ErrorKind.RETRY if status >= 500 or status == 429 else ErrorKind.INVALID
+        return GraphError(kind, status, message="no Graph error object")
+
+    def _int(key: str) -> int | None:
+        value = error.get(key)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    code, subcode = _int("code"), _int("error_subcode")
+    trace = error.get("fbtrace_id") if isinstance(error.get("fbtrace_id"), str) else None
+    message = str(error.get("message", ""))[:200]
+    if code in AUTH_CODES or (code == INVALID_PARAMETER and subcode == MISSING_OBJECT_SUBCODE):
+        kind = ErrorKind.AUTH
+    elif error.get("is_transient") is True or code in RETRY_CODES or status >= 500 or status == 429:
+        kind = ErrorKind.RETRY
+    elif code == INVALID_PARAMETER:
+        kind = ErrorKind.INVALID
+    else:
+        # An unknown code: retrying is bounded by maxReceiveCount, after which the event is parked.
+        kind = ErrorKind.RETRY
+    return GraphError(kind, status, code, subcode, trace, message)
+
+
+def network_error(detail: str) -> GraphError:
+    """Timeouts, resets and refused connections: always retryable."""
+    return GraphError(ErrorKind.RETRY, None, message=detail)

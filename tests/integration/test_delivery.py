@@ -1,0 +1,263 @@
+"""Delivery end to end, in-process: moto queues/tables/secrets from template.yaml + the Graph emulator."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from relay.delivery import SqsRecord, deliver_batch
+from relay.local.graph import Fault, GraphEmulator
+from relay.local.runner import THROWAWAY_TOKEN, _integration, rebase
+from relay.local.stack import LocalStack, Totals
+from relay.redrive import RedriveRequest, redrive
+from tests.support import UA, load_sample
+
+PIXEL = "1234567890"
+NOW = datetime.now(UTC)
+
+
+def lead(i: int, **props: Any) -> str:
+    return json.dumps(
+        {
+            "type": "track",
+            "event": "Lead Generated",
+            "messageId": f"m-{i}",
+            "anonymousId": f"anon-{i}",
+            "timestamp": (NOW - timedelta(minutes=5)).isoformat(),
+            "properties": props,
+            "context": {"userAgent": UA, "ip": "198.51.100.7", "page": {"url": "https://a.example/"}},
+        }
+    )
+
+
+@pytest.fixture
+def graph() -> Iterator[GraphEmulator]:
+    with GraphEmulator(access_tokens={PIXEL: THROWAWAY_TOKEN}, timeout_sleep_s=0.3) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def stack(graph: GraphEmulator) -> Iterator[tuple[LocalStack, Any]]:
+    with LocalStack() as local:
+        settings = local.settings(graph.url)
+        local.add_integration(_integration(PIXEL, "default"), THROWAWAY_TOKEN, settings)
+        yield local, settings
+
+
+def _drain(local: LocalStack, settings: Any, bodies: list[str], **deps: Any) -> Totals:
+    totals = Totals(accepted=local.enqueue(bodies, settings.events_queue_url))
+    local.drain(
+        settings.events_queue_url,
+        local.deps(settings, default_source="local", sleep=lambda s: None, **deps),
+        totals,
+    )
+    return totals
+
+
+def _dlq(local: LocalStack, settings: Any) -> list[dict[str, Any]]:
+    return local.queue_messages(settings.dlq_url)
+
+
+def _accounted(t: Totals) -> bool:
+    return t.accepted == t.delivered + sum(t.skipped.values()) + sum(t.dead_lettered.values())
+
+
+def test_samples_are_delivered_in_one_graph_call_without_token_in_url(stack, graph):
+    # GIVEN the default samples, fresh
+    local, settings = stack
+    bodies = rebase([json.dumps(e) for e in load_sample("default.json")], NOW - timedelta(minutes=1))
+    # WHEN they flow through the queue and delivery
+    totals = _drain(local, settings, bodies)
+    # THEN every mappable event reaches Meta once, in one batch call, token only in the header
+    assert totals.delivered == 13
+    assert dict(totals.skipped) == {"identify": 1, "consent": 1}
+    assert _accounted(totals)
+    assert len(graph.requests) == 1
+    assert graph.requests[0].event_count == 13
+    assert "access_token" not in graph.requests[0].path + json.dumps(graph.requests[0].query)
+    assert graph.requests[0].headers["authorization"] == f"Bearer {THROWAWAY_TOKEN}"
+    assert graph.duplicates() == []
+
+
+def test_malformed_body_is_parked_and_never_fails_the_batch(stack, graph):
+    # GIVEN a batch with a body that is not JSON and one without a type
+    local, settings = stack
+    bodies = [lead(1), "{not json", json.dumps({"event": "x"}), lead(2)]
+    # WHEN delivered
+    totals = _drain(local, settings, bodies)
+    # THEN the good ones are delivered and the bad ones sit in the DLQ with reason malformed
+    assert totals.delivered == 2
+    assert dict(totals.dead_lettered) == {"malformed": 2}
+    reasons = [m["MessageAttributes"]["reason"]["StringValue"] for m in _dlq(local, settings)]
+    assert reasons == ["malformed", "malformed"]
+    assert _accounted(totals)
+
+
+def test_bisection_isolates_exactly_the_poison_events(stack, graph):
+    # GIVEN 40 events of which Meta rejects two (code 100 fails the whole request)
+    local, settings = stack
+    graph.poison("m-7", "m-31")
+    # WHEN delivered
+    totals = _drain(local, settings, [lead(i) for i in range(40)])
+    # THEN exactly those two are parked as invalid, the other 38 delivered once
+    assert totals.delivered == 38
+    assert dict(totals.dead_lettered) == {"invalid": 2}
+    parked = sorted(json.loads(m["Body"])["messageId"] for m in _dlq(local, settings))
+    assert parked == ["m-31", "m-7"]
+    assert sorted(k[2] for k in graph.accepted_keys()) == sorted(
+        f"m-{i}" for i in range(40) if i not in (7, 31)
+    )
+    assert graph.duplicates() == []
+
+
+def test_transient_errors_are_retried_in_the_invocation(stack, graph):
+    # GIVEN Meta answering 503, then 429, then OK
+    local, settings = stack
+    graph.inject(Fault("http_503"))
+    graph.inject(Fault("http_429"))
+    # WHEN delivered
+    totals = _drain(local, settings, [lead(i) for i in range(5)])
+    # THEN everything is delivered after three calls
+    assert totals.delivered == 5
+    assert [r.status for r in graph.requests] == [503, 429, 200]
+
+
+def test_persistent_transient_errors_end_in_the_dlq_after_max_receives(stack, graph):
+    # GIVEN Meta failing every call with code 2 (transient)
+    local, settings = stack
+    graph.inject(Fault("transient", times=10_000))
+    # WHEN delivered (each SQS receive retries 3 times, up to maxReceiveCount receives)
+    totals = _drain(local, settings, [lead(1)])
+    # THEN the event is parked as retries_exhausted, nothing delivered, nothing lost
+    assert totals.delivered == 0
+    assert dict(totals.dead_lettered) == {"retries_exhausted": 1}
+    assert _accounted(totals)
+
+
+def test_auth_errors_park_with_integration_id_and_redrive_delivers_after_token_fix(stack, graph):
+    # GIVEN a revoked token
+    local, settings = stack
+    graph.set_token(PIXEL, "rotated-token")
+    totals = _drain(local, settings, [lead(i) for i in range(3)])
+    parked = _dlq(local, settings)
+    # THEN all three are parked with reason auth and the integration id
+    assert dict(totals.dead_lettered) == {"auth": 3}
+    assert {
+        (
+            m["MessageAttributes"]["reason"]["StringValue"],
+            m["MessageAttributes"]["integration_id"]["StringValue"],
+        )
+        for m in parked
+    } == {("auth", "local-meta")}
+    # WHEN the token is fixed and the DLQ redriven (reason auth)
+    local.put_token("local-meta", "rotated-token", settings)
+    report = redrive(
+        RedriveRequest(reason="auth"),
+        sqs=local.sqs,
+        dlq_url=settings.dlq_url,
+        queue_url=settings.events_queue_url,
+        now=lambda: datetime.now(UTC),
+    )
+    again = Totals()
+    local.drain(settings.events_queue_url, local.deps(settings, default_source="local"), again)
+    # THEN they are delivered, once each, and the DLQ is empty
+    assert report.moved == 3
+    assert again.delivered == 3
+    assert _dlq(local, settings) == []
+    assert graph.duplicates() == []
+
+
+def test_crash_after_graph_success_sends_nothing_twice(stack, graph):
+    # GIVEN a batch delivered to Meta but whose Lambda "crashed" before returning (messages not deleted)
+    local, settings = stack
+    local.enqueue([lead(i) for i in range(10)], settings.events_queue_url)
+    deps = local.deps(settings, default_source="local")
+    got = local.sqs.receive_message(
+        QueueUrl=settings.events_queue_url, MaxNumberOfMessages=10, AttributeNames=["All"]
+    )["Messages"]
+    from relay.local.stack import _lambda_record
+
+    deliver_batch([SqsRecord.from_lambda(_lambda_record(m)) for m in got], deps)
+    for m in got:  # the crash: SQS makes them visible again
+        local.sqs.change_message_visibility(
+            QueueUrl=settings.events_queue_url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0
+        )
+    # WHEN SQS redelivers and the queue drains
+    totals = Totals()
+    local.drain(settings.events_queue_url, deps, totals)
+    # THEN Meta saw each event exactly once
+    assert len(graph.accepted) == 10
+    assert graph.duplicates() == []
+    assert totals.delivered == 0
+
+
+class _Flaky:
+    """Wraps a boto3 client: each call fails with a throttling error at `rate` (seeded)."""
+
+    def __init__(self, client: Any, rate: float, rng: random.Random) -> None:
+        self._client, self._rate, self._rng = client, rate, rng
+        self.exceptions = client.exceptions
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._client, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if self._rng.random() < self._rate:
+                from botocore.exceptions import ClientError
+
+                raise ClientError(
+                    {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, name
+                )
+            return method(*args, **kwargs)
+
+        return call
+
+
+def test_fault_injection_5000_events_accounting_and_no_duplicates():
+    # GIVEN 5,000 events, 1% of them poison, and Meta + AWS failing at random
+    rng = random.Random(1234)
+    count = int(os.environ.get("RELAY_FAULT_EVENTS", "5000"))
+    bodies = [lead(i, value=i % 50, currency="USD") for i in range(count)]
+    poison = [f"m-{i}" for i in rng.sample(range(count), count // 100)]
+    bodies += ["{broken"] * 10
+    rates = {"http_500": 0.05, "http_429": 0.03, "throttle_17": 0.02, "timeout": 0.01}
+    with GraphEmulator(
+        access_tokens={PIXEL: THROWAWAY_TOKEN}, failure_rates=rates, timeout_sleep_s=0.25, seed=7
+    ) as graph:
+        graph.poison(*poison)
+        with LocalStack() as local:
+            settings = local.settings(graph.url)
+            local.add_integration(_integration(PIXEL, "default"), THROWAWAY_TOKEN, settings)
+            clients = {
+                s: _Flaky(c, 0.02, rng)
+                for s, c in (
+                    ("dynamodb", local.dynamodb),
+                    ("sqs", local.sqs),
+                    ("secretsmanager", local.secretsmanager),
+                )
+            }
+            from relay.services import build_deliver_deps
+            from relay.vendors.meta_capi.client import GraphClient
+
+            deps = build_deliver_deps(settings, clients=lambda s: clients[s])
+            deps.sender = GraphClient(graph.url, read_timeout=0.15)
+            deps.default_source = "local"
+            deps.sleep = lambda s: None
+            totals = Totals()
+            # WHEN the events flow through the queue until it drains (redeliveries included)
+            local.pump(bodies, settings.events_queue_url, deps, totals)
+            dlq = local.queue_messages(settings.dlq_url)
+    # THEN every event is accounted for exactly once, and Meta saw no event twice
+    assert _accounted(totals), totals.summary()
+    assert graph.duplicates() == []
+    assert totals.delivered == len(set(graph.accepted_keys()))
+    assert totals.dead_lettered["invalid"] == len(poison)
+    assert totals.dead_lettered["malformed"] == 10
+    assert sum(totals.dead_lettered.values()) == len(dlq)
+    assert totals.delivered >= count * 0.98
