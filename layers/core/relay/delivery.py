@@ -103,6 +103,7 @@ class BatchOutcome:
     batch_sizes: list[int] = field(default_factory=list)
     match_keys: Counter[str] = field(default_factory=Counter)
     version_warnings: int = 0
+    version_errors: int = 0
 
     def response(self) -> dict[str, Any]:
         """Lambda's partial batch response."""
@@ -123,6 +124,7 @@ class _Result:
     parked: list[tuple[_Pending, str, str]] = field(default_factory=list)  # (item, reason, detail)
     receipts: list[Receipt] = field(default_factory=list)
     requests: int = 0
+    version_errors: int = 0
 
 
 def deliver_batch(records: Sequence[SqsRecord], deps: Deps) -> BatchOutcome:
@@ -197,6 +199,7 @@ def deliver_batch(records: Sequence[SqsRecord], deps: Deps) -> BatchOutcome:
 
     for (integration, _), result in zip(fresh, results, strict=True):
         out.graph_requests += result.requests
+        out.version_errors += result.version_errors
         for receipt in result.receipts:
             out.graph_latency_s.append(receipt.latency_s)
             out.batch_sizes.append(receipt.events_received)
@@ -273,6 +276,7 @@ def _send(
         except GraphError as error:
             if error.kind is ErrorKind.AUTH:
                 reason = "version" if error.code == DEPRECATED_VERSION else "auth"
+                result.version_errors += error.code == DEPRECATED_VERSION
                 result.parked.extend((item, "auth", f"{reason}: {error.summary()}") for item in items)
                 _debug(deps, integration, items, "auth", error.summary())
                 return

@@ -8,6 +8,20 @@ from typing import Any
 from relay.delivery import MATCH_KEYS, BatchOutcome
 
 
+def report(outcome: BatchOutcome, *, metrics: Any, logger: Any) -> None:
+    """Publish the batch's metrics and log its summary; API-version trouble is logged as a warning."""
+    summary = publish(outcome, metrics)
+    logger.info("batch delivered", extra={"summary": summary})
+    if outcome.version_warnings or outcome.dead_lettered.get("auth"):
+        logger.warning(
+            "Meta flagged the Graph API version or refused the token: update the integration",
+            extra={
+                "version_warnings": outcome.version_warnings,
+                "auth_parked": outcome.dead_lettered.get("auth", 0),
+            },
+        )
+
+
 def publish(outcome: BatchOutcome, metrics: Any) -> dict[str, Any]:
     """Add the batch's metrics to a Powertools `Metrics`; returns the summary that is logged."""
     from aws_lambda_powertools.metrics import MetricUnit, single_metric
@@ -19,6 +33,7 @@ def publish(outcome: BatchOutcome, metrics: Any) -> dict[str, Any]:
     metrics.add_metric(name="Retried", unit=MetricUnit.Count, value=len(outcome.failures))
     metrics.add_metric(name="GraphRequests", unit=MetricUnit.Count, value=outcome.graph_requests)
     metrics.add_metric(name="VersionWarnings", unit=MetricUnit.Count, value=outcome.version_warnings)
+    metrics.add_metric(name="VersionErrors", unit=MetricUnit.Count, value=outcome.version_errors)
     for latency in outcome.graph_latency_s:
         metrics.add_metric(name="GraphLatency", unit=MetricUnit.Milliseconds, value=latency * 1000)
     for size in outcome.batch_sizes:
@@ -44,4 +59,5 @@ def publish(outcome: BatchOutcome, metrics: Any) -> dict[str, Any]:
         if outcome.graph_latency_s
         else None,
         "version_warnings": outcome.version_warnings,
+        "version_errors": outcome.version_errors,
     }

@@ -33,17 +33,15 @@ from typing import Any, Literal, Protocol
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from relay.queue import INTEGRATION_ID, REASON, REDRIVE_COUNT, SEND_BATCH_MAX
 from relay.vendors.meta_capi.limits import MAX_EVENT_AGE
 
 logger = logging.getLogger(__name__)
 
 # The reason reported for (and matched against) a DLQ message without a `reason` attribute.
 NO_REASON = "max_receive_count"
-REASON = "reason"
-INTEGRATION_ID = "integration_id"
-REDRIVE_COUNT = "redrive_count"
 # SQS batch APIs take at most 10 entries.
-SQS_BATCH = 10
+SQS_BATCH = SEND_BATCH_MAX
 # How long a received DLQ message stays hidden from other readers while the run decides about it.
 RECEIVE_VISIBILITY_SECONDS = 30
 # Long polling asks every SQS server, so an empty answer means an empty queue (short polling samples).

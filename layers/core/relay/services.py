@@ -73,3 +73,18 @@ def build_deliver_deps(config: Settings, clients: Any = aws_client) -> Deps:
 @cache
 def deliver_deps() -> Deps:
     return build_deliver_deps(settings())
+
+
+def handle_sqs_event(
+    event: dict[str, Any], *, metrics: Any, logger: Any, deps: Deps | None = None
+) -> dict[str, Any]:
+    """DeliverFunction's body: deliver the SQS batch, report metrics and logs, answer the partial batch result."""
+    from relay.delivery import SqsRecord, deliver_batch
+    from relay.observability import report
+
+    records = event.get("Records")
+    if not isinstance(records, list):
+        raise ValueError("event.Records: expected the list of an SQS event")
+    outcome = deliver_batch([SqsRecord.from_lambda(r) for r in records], deps or deliver_deps())
+    report(outcome, metrics=metrics, logger=logger)
+    return outcome.response()
