@@ -179,4 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"relay: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except BrokenPipeError:
+        # The reader went away (`relay preview ... | head`): not an error of ours.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     return code

@@ -15,17 +15,19 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from relay.events import EventError, parse_event_json
 from relay.integrations import Integration
 from relay.ledger import Ledger, ledger_key
 from relay.queue import INTEGRATION_ID, DeadLetters, Parked
-from relay.vendors.meta_capi.client import Receipt
 from relay.vendors.meta_capi.errors import DEPRECATED_VERSION, ErrorKind, GraphError
 from relay.vendors.meta_capi.limits import MAX_EVENT_AGE, MAX_EVENTS_PER_REQUEST
 from relay.vendors.meta_capi.mapping import Rejected, ServerEvent, Skipped, map_event
 from relay.vendors.meta_capi.request import GraphRequest, build_requests
+
+if TYPE_CHECKING:  # the Graph client (urllib3) is built with the dependencies, on first use
+    from relay.vendors.meta_capi.client import Receipt
 
 # In-invocation retries of a transient Graph error before handing the records back to SQS.
 GRAPH_ATTEMPTS = 3
