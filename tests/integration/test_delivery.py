@@ -261,3 +261,41 @@ def test_fault_injection_5000_events_accounting_and_no_duplicates():
     assert totals.dead_lettered["malformed"] == 10
     assert sum(totals.dead_lettered.values()) == len(dlq)
     assert totals.delivered >= count * 0.98
+
+
+def test_a_refused_token_stops_further_calls_for_the_batch(stack, graph):
+    # GIVEN a revoked token and a batch that needs three Graph calls
+    local, settings = stack
+    graph.set_token(PIXEL, "someone-elses-token")
+    # WHEN delivered with at most 2 events per call
+    totals = _drain(local, settings, [lead(i) for i in range(6)], max_events_per_request=2)
+    # THEN Meta is asked once; all six are parked with reason auth
+    assert len(graph.requests) == 1
+    assert dict(totals.dead_lettered) == {"auth": 6}
+
+
+def test_events_past_metas_age_limit_are_parked_as_expired(stack, graph):
+    # GIVEN an event of 8 days ago (e.g. redriven too late)
+    local, settings = stack
+    old = json.loads(lead(1))
+    old["timestamp"] = (NOW - timedelta(days=8)).isoformat()
+    # WHEN delivered
+    totals = _drain(local, settings, [json.dumps(old), lead(2)])
+    # THEN it is parked as expired and never sent; the other one is delivered
+    assert dict(totals.dead_lettered) == {"expired": 1}
+    assert totals.delivered == 1
+    assert [k[2] for k in graph.accepted_keys()] == ["m-2"]
+
+
+def test_debugger_records_the_isolated_event_with_a_masked_ip(stack, graph):
+    # GIVEN a batch with one poison event
+    local, settings = stack
+    graph.poison("m-3")
+    # WHEN delivered
+    _drain(local, settings, [lead(i) for i in range(8)])
+    items = local.dynamodb.scan(TableName=settings.debugger_table)["Items"]
+    # THEN the debugger holds exactly that event, its payload hashed and its IP cut to the network
+    assert [(i["event_id"]["S"], i["outcome"]["S"]) for i in items] == [("m-3", "invalid")]
+    payload = json.loads(items[0]["payload"]["S"])
+    assert payload["user_data"]["client_ip_address"] == "198.51.100.0/24"
+    assert items[0]["detail"]["S"].startswith("http 400, code 100/")

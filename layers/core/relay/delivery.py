@@ -127,6 +127,7 @@ class _Result:
     receipts: list[Receipt] = field(default_factory=list)
     requests: int = 0
     version_errors: int = 0
+    refused: str | None = None  # set when Meta refused the token / version: park the remaining requests
 
 
 def deliver_batch(records: Sequence[SqsRecord], deps: Deps) -> BatchOutcome:
@@ -169,7 +170,7 @@ def deliver_batch(records: Sequence[SqsRecord], deps: Deps) -> BatchOutcome:
             if isinstance(outcome, Skipped):
                 out.skipped[outcome.reason] += 1
             elif isinstance(outcome, Rejected):
-                parked.append(_park(record, "invalid", integration.id, outcome.reason))
+                parked.append(_park(record, outcome.code, integration.id, outcome.reason))
             else:
                 key = ledger_key(outcome.pixel_id, outcome.event_name, outcome.event_id)
                 pending.setdefault(integration.id, (integration, []))[1].append(
@@ -257,7 +258,11 @@ def _deliver_integration(
         if id(item.event) not in in_requests:
             result.parked.append((item, "invalid", "event larger than the request byte cap"))
     for request in requests:
-        _send(request, [by_event[id(e)] for e in request.events], integration, token, deps, now, result)
+        items_of_request = [by_event[id(e)] for e in request.events]
+        if result.refused is not None:  # the token was refused: the rest of this batch would be too
+            result.parked.extend((item, "auth", result.refused) for item in items_of_request)
+            continue
+        _send(request, items_of_request, integration, token, deps, now, result)
     return result
 
 
@@ -279,12 +284,13 @@ def _send(
             if error.kind is ErrorKind.AUTH:
                 reason = "version" if error.code == DEPRECATED_VERSION else "auth"
                 result.version_errors += error.code == DEPRECATED_VERSION
-                result.parked.extend((item, "auth", f"{reason}: {error.summary()}") for item in items)
+                result.refused = f"{reason}: {error.summary()}"
+                result.parked.extend((item, "auth", result.refused) for item in items)
                 _debug(deps, integration, items, "auth", error.summary())
                 return
             if error.kind is ErrorKind.INVALID:
-                _debug(deps, integration, items, "invalid", error.summary())
-                if len(items) == 1:
+                if len(items) == 1:  # bisection reached the offending event
+                    _debug(deps, integration, items, "invalid", error.summary())
                     result.parked.append((items[0], "invalid", error.summary()))
                     return
                 half = len(items) // 2

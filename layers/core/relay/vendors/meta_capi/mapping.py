@@ -40,10 +40,14 @@ class Skipped:
 
 @dataclass(frozen=True, slots=True)
 class Rejected:
-    """Cannot be sent as it stands; `reason` names the field and the problem."""
+    """Cannot be sent as it stands; `reason` names the field and the problem.
+
+    `code` is the DLQ reason: "invalid" (fix the data or mapping) or "expired" (past Meta's age limit).
+    """
 
     reason: str
     message_id: str | None
+    code: str = "invalid"
 
 
 Outcome = ServerEvent | Skipped | Rejected
@@ -74,6 +78,7 @@ def event_time(event: Event, now: datetime) -> int | Rejected:
         return Rejected(
             f"timestamp: {when.isoformat()} is older than Meta's {MAX_EVENT_AGE.days}-day limit",
             event.message_id,
+            code="expired",
         )
     return min(int(when.timestamp()), int(now.timestamp()))
 
