@@ -259,10 +259,8 @@ def test_deliver_function_is_granted_exactly_what_it_uses():
     # THEN each action is granted on named resources only
     secret = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:relay/${Stage}/integrations/*"
     assert granted == {
-        "dynamodb:GetItem": {"IntegrationsTable.Arn", "LedgerTable.Arn"},
-        "dynamodb:BatchGetItem": {"IntegrationsTable.Arn", "LedgerTable.Arn"},
-        "dynamodb:Query": {"IntegrationsTable.Arn", "${IntegrationsTable.Arn}/index/by_source"},
-        "dynamodb:PutItem": {"LedgerTable.Arn", "DebuggerTable.Arn"},
+        "dynamodb:BatchGetItem": {"LedgerTable.Arn"},
+        "dynamodb:Query": {"${IntegrationsTable.Arn}/index/by_source"},
         "dynamodb:BatchWriteItem": {"LedgerTable.Arn", "DebuggerTable.Arn"},
         "sqs:SendMessage": {"DeadLetterQueue.Arn"},
         "secretsmanager:GetSecretValue": {secret},
