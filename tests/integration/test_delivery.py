@@ -299,3 +299,36 @@ def test_debugger_records_the_isolated_event_with_a_masked_ip(stack, graph):
     payload = json.loads(items[0]["payload"]["S"])
     assert payload["user_data"]["client_ip_address"] == "198.51.100.0/24"
     assert items[0]["detail"]["S"].startswith("http 400, code 100/")
+
+
+def test_fan_out_to_several_pixels_counts_each_once_and_never_resends(graph):
+    # GIVEN one source with three integrations: A healthy, B needing a consent the events lack,
+    # C whose pixel keeps failing transiently
+    a, b, c = "1111", "2222", "3333"
+    graph.set_token(a, THROWAWAY_TOKEN)
+    graph.set_token(c, THROWAWAY_TOKEN)
+    graph.inject(Fault("transient", pixel_id=c, times=10_000))
+    with LocalStack() as local:
+        settings = local.settings(graph.url)
+        for ident, pixel, consent in (("int-a", a, []), ("int-b", b, ["marketing"]), ("int-c", c, [])):
+            integration = _integration(pixel, "default").model_copy(
+                update={"id": ident, "consent_categories": consent}
+            )
+            local.add_integration(integration, THROWAWAY_TOKEN, settings)
+        bodies = [json.loads(lead(i)) for i in range(4)]
+        for body in bodies:
+            body["context"]["consent"] = {"categoryPreferences": {"advertising": True, "marketing": False}}
+        # WHEN the queue drains (C's records come back until maxReceiveCount)
+        totals = _drain(local, settings, [json.dumps(body) for body in bodies])
+        dlq = _dlq(local, settings)
+    # THEN per integration each event ends once: A delivered once (despite the redeliveries caused by C),
+    # B skipped for consent, C parked as retries_exhausted
+    assert totals.delivered == 4
+    assert dict(totals.skipped) == {"consent": 4}
+    assert dict(totals.dead_lettered) == {"retries_exhausted": 4}
+    assert 3 * totals.accepted == totals.delivered + sum(totals.skipped.values()) + sum(
+        totals.dead_lettered.values()
+    )
+    assert sorted(k[0] for k in graph.accepted_keys()) == [a] * 4
+    assert graph.duplicates() == []
+    assert {m["MessageAttributes"]["integration_id"]["StringValue"] for m in dlq} == {"int-c"}

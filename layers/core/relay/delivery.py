@@ -138,6 +138,7 @@ def deliver_batch(records: Sequence[SqsRecord], deps: Deps) -> BatchOutcome:
     parked: list[Parked] = []
     pending: dict[str, tuple[Integration, list[_Pending]]] = {}
     per_source: dict[str, list[Integration]] = {}  # one lookup per source and batch
+    skips: list[tuple[str, str]] = []  # (record id, reason)
 
     for record in records:
         try:
@@ -164,11 +165,11 @@ def deliver_batch(records: Sequence[SqsRecord], deps: Deps) -> BatchOutcome:
             continue
         targets = [i for i in integrations if only is None or i.id == only]
         if not targets:
-            out.skipped["no_integration"] += 1
+            skips.append((record.message_id, "no_integration"))
         for integration in targets:
             outcome = map_event(event, integration, now=now)
             if isinstance(outcome, Skipped):
-                out.skipped[outcome.reason] += 1
+                skips.append((record.message_id, outcome.reason))
             elif isinstance(outcome, Rejected):
                 parked.append(_park(record, outcome.code, integration.id, outcome.reason))
             else:
@@ -224,12 +225,15 @@ def deliver_batch(records: Sequence[SqsRecord], deps: Deps) -> BatchOutcome:
             else:
                 failed.add(item.record.message_id)
 
-    not_parked = deps.dead_letters.park(parked) if parked else set()
-    for park in parked:
+    # A record SQS will redeliver is decided again then: parking or counting a skip now would do it twice.
+    to_park = [p for p in parked if p.record_id not in failed]
+    not_parked = deps.dead_letters.park(to_park) if to_park else set()
+    for park in to_park:
         if park.record_id in not_parked:
             failed.add(park.record_id)
         else:
             out.dead_lettered[park.reason] += 1
+    out.skipped.update(reason for record_id, reason in skips if record_id not in failed)
     out.failures = [r.message_id for r in records if r.message_id in failed]
     return out
 
