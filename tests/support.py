@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from relay.integrations import Integration
@@ -50,3 +53,29 @@ def track(event: str, properties: dict[str, Any] | None = None, **overrides: Any
     }
     raw.update(overrides)
     return raw
+
+
+@dataclass
+class LambdaContext:
+    """The parts of Lambda's context object Powertools and the handlers read."""
+
+    function_name: str = "relay-function"
+    function_version: str = "$LATEST"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:relay-function"
+    aws_request_id: str = "00000000-0000-0000-0000-000000000001"
+    log_group_name: str = "/aws/lambda/relay-function"
+    log_stream_name: str = "stream"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 300_000
+
+
+def load_handler_module(function: str) -> ModuleType:
+    """functions/<function>/app.py as a fresh module (the handlers are not a package, as in Lambda)."""
+    spec = importlib.util.spec_from_file_location(f"{function}_app", ROOT / "functions" / function / "app.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -2,40 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
 from typing import Any
 
 from relay import services, settings
 from relay.local.graph import Fault, GraphEmulator
 from relay.local.runner import THROWAWAY_TOKEN, _integration, rebase
 from relay.local.stack import LocalStack
-from tests.support import EVENTS, ROOT
+from tests.support import EVENTS, LambdaContext, load_handler_module
 
 PIXEL = "1234567890"
-
-
-def _handler() -> Any:
-    spec = importlib.util.spec_from_file_location("deliver_app", ROOT / "functions" / "deliver" / "app.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.handler
-
-
-def _context() -> SimpleNamespace:
-    return SimpleNamespace(
-        function_name="relay-deliver",
-        memory_limit_in_mb=512,
-        aws_request_id="req-1",
-        invoked_function_arn="arn:aws:lambda:eu-west-1:123456789012:function:relay-deliver",
-        function_version="$LATEST",
-        log_group_name="/aws/lambda/relay-deliver",
-        log_stream_name="s",
-    )
 
 
 def _sqs_event(source: str) -> dict[str, Any]:
@@ -63,12 +40,12 @@ def test_handler_delivers_the_sample_sqs_event_with_a_partial_batch_response(mon
         settings.settings.cache_clear()
         services.deliver_deps.cache_clear()
         services.aws_client.cache_clear()
-        handler = _handler()
+        handler = load_handler_module("deliver").handler
         event = _sqs_event("src-1")
         graph.inject(Fault("transient", times=3))
         # WHEN the handler runs twice (SQS redelivers what it reported as failed)
-        first = handler(event, _context())
-        second = handler(event, _context())
+        first = handler(event, LambdaContext(function_name="relay-deliver"))
+        second = handler(event, LambdaContext(function_name="relay-deliver"))
         output = capsys.readouterr().out
     # THEN the first answer names every record with a mappable event, the second none, and Meta got 13 events
     records = {r["messageId"] for r in event["Records"]}

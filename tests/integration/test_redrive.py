@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -16,7 +14,7 @@ from pydantic import ValidationError
 
 import relay.redrive
 from relay.redrive import NO_REASON, RedriveReport, RedriveRequest, redrive
-from tests.support import EVENTS, ROOT
+from tests.support import EVENTS, LambdaContext, load_handler_module
 
 NOW = datetime(2026, 11, 26, 13, 0, tzinfo=UTC)
 RECENT = "2026-11-26T12:00:00Z"
@@ -334,29 +332,6 @@ def test_redrive_request_rejects_bad_input(event: dict[str, Any]) -> None:
 # ---- the Lambda handler ----------------------------------------------------------------------------
 
 
-@dataclass
-class Context:
-    function_name: str = "relay-redrive"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:relay-redrive"
-    aws_request_id: str = "00000000-0000-0000-0000-000000000001"
-    log_group_name: str = "/aws/lambda/relay-redrive"
-    log_stream_name: str = "stream"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 300_000
-
-
-def load_handler_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("redrive_app", ROOT / "functions" / "redrive" / "app.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture
 def fresh_factories() -> Iterator[None]:
     relay.redrive.settings.cache_clear()
@@ -385,10 +360,10 @@ def test_handler_redrives_the_sample_event(
     park(queues, body("other-reason", now), reason="invalid", integration_id="int-1")
     park(queues, body("other-integration", now), reason="auth", integration_id="int-2")
     # WHEN the handler module is imported (no client, no settings yet) and invoked
-    app = load_handler_module()
+    app = load_handler_module("redrive")
     assert relay.redrive.sqs_client.cache_info().currsize == 0
     assert relay.redrive.settings.cache_info().currsize == 0
-    result = app.handler(event, Context())
+    result = app.handler(event, LambdaContext(function_name="relay-redrive"))
     # THEN it returns the report as JSON data and moved the one matching message
     report = RedriveReport.model_validate(result)
     assert json.loads(json.dumps(result)) == result
@@ -410,8 +385,8 @@ def test_handler_rejects_an_invalid_event(
     monkeypatch.setenv("EVENTS_QUEUE_URL", queues.queue_url)
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     park(queues, body("m"), reason="auth")
-    app = load_handler_module()
+    app = load_handler_module("redrive")
     # WHEN it is invoked with an unknown key / THEN it fails before touching the DLQ
     with pytest.raises(ValidationError):
-        app.handler({"integration": "int-1"}, Context())
+        app.handler({"integration": "int-1"}, LambdaContext(function_name="relay-redrive"))
     assert len(drain(queues, queues.dlq_url)) == 1
