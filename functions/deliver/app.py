@@ -16,4 +16,6 @@ tracer = Tracer()
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return handle_sqs_event(event, metrics=metrics, logger=logger)
+    return handle_sqs_event(
+        event, metrics=metrics, logger=logger, remaining_ms=context.get_remaining_time_in_millis
+    )

@@ -332,3 +332,21 @@ def test_fan_out_to_several_pixels_counts_each_once_and_never_resends(graph):
     assert sorted(k[0] for k in graph.accepted_keys()) == [a] * 4
     assert graph.duplicates() == []
     assert {m["MessageAttributes"]["integration_id"]["StringValue"] for m in dlq} == {"int-c"}
+
+
+def test_no_call_starts_without_time_left_in_the_invocation(stack, graph):
+    # GIVEN an invocation with 5 s left (less than one Graph call's budget)
+    local, settings = stack
+    local.enqueue([lead(i) for i in range(3)], settings.events_queue_url)
+    got = local.sqs.receive_message(
+        QueueUrl=settings.events_queue_url, MaxNumberOfMessages=10, AttributeNames=["All"]
+    )
+    from relay.local.stack import _lambda_record
+
+    records = [SqsRecord.from_lambda(_lambda_record(m)) for m in got["Messages"]]
+    # WHEN the batch is delivered
+    outcome = deliver_batch(records, local.deps(settings, default_source="local", remaining_s=lambda: 5.0))
+    # THEN Meta is not called and every record goes back to SQS, nothing parked
+    assert graph.requests == []
+    assert sorted(outcome.failures) == sorted(r.message_id for r in records)
+    assert sum(outcome.dead_lettered.values()) == 0

@@ -22,7 +22,12 @@ from relay.integrations import Integration
 from relay.ledger import Ledger, ledger_key
 from relay.queue import INTEGRATION_ID, DeadLetters, Parked
 from relay.vendors.meta_capi.errors import DEPRECATED_VERSION, ErrorKind, GraphError
-from relay.vendors.meta_capi.limits import MAX_EVENT_AGE, MAX_EVENTS_PER_REQUEST
+from relay.vendors.meta_capi.limits import (
+    CONNECT_TIMEOUT_S,
+    MAX_EVENT_AGE,
+    MAX_EVENTS_PER_REQUEST,
+    READ_TIMEOUT_S,
+)
 from relay.vendors.meta_capi.mapping import Rejected, ServerEvent, Skipped, map_event
 from relay.vendors.meta_capi.request import GraphRequest, build_requests
 
@@ -36,6 +41,8 @@ BACKOFF_CAP_S = 2.0
 # Stop retrying an event this long before Meta's age limit: the next SQS retry could cross it.
 AGE_SAFETY_MARGIN = timedelta(hours=1)
 MAX_PARALLEL_INTEGRATIONS = 8
+# A Graph call (connect + read timeouts) plus the ledger write and the DLQ sends must fit in what is left.
+CALL_BUDGET_S = CONNECT_TIMEOUT_S + READ_TIMEOUT_S + 5.0
 MATCH_KEYS = ("em", "ph", "fbp", "fbc", "external_id", "client_ip_address", "client_user_agent")
 DEFAULT_SOURCE = "default"
 
@@ -89,6 +96,8 @@ class Deps:
     rng: random.Random = field(default_factory=random.Random)
     # Meta's cap; the benchmark sets 1 to measure the peers' one-event-per-request way.
     max_events_per_request: int = MAX_EVENTS_PER_REQUEST
+    # Seconds left in the invocation (Lambda's context); None outside Lambda.
+    remaining_s: Callable[[], float] | None = None
 
 
 @dataclass
@@ -266,6 +275,9 @@ def _deliver_integration(
         if result.refused is not None:  # the token was refused: the rest of this batch would be too
             result.parked.extend((item, "auth", result.refused) for item in items_of_request)
             continue
+        if not _time_for_a_call(deps):  # leave before Lambda's timeout: SQS redelivers the rest
+            result.retry.extend(items_of_request)
+            continue
         _send(request, items_of_request, integration, token, deps, now, result)
     return result
 
@@ -304,7 +316,7 @@ def _send(
                     )
                     _send(sub[0], part, integration, token, deps, now, result)
                 return
-            if attempt + 1 < GRAPH_ATTEMPTS:
+            if attempt + 1 < GRAPH_ATTEMPTS and _time_for_a_call(deps):
                 delay = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt)
                 deps.sleep(delay / 2 + deps.rng.uniform(0, delay / 2))
                 continue
@@ -320,6 +332,10 @@ def _send(
         if integration.debug:
             _debug(deps, integration, items, "delivered", f"fbtrace {receipt.fbtrace_id}")
         return
+
+
+def _time_for_a_call(deps: Deps) -> bool:
+    return deps.remaining_s is None or deps.remaining_s() > CALL_BUDGET_S
 
 
 def _debug(deps: Deps, integration: Integration, items: list[_Pending], outcome: str, detail: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from functools import cache
 from typing import Any
 
@@ -76,15 +78,26 @@ def deliver_deps() -> Deps:
 
 
 def handle_sqs_event(
-    event: dict[str, Any], *, metrics: Any, logger: Any, deps: Deps | None = None
+    event: dict[str, Any],
+    *,
+    metrics: Any,
+    logger: Any,
+    remaining_ms: Callable[[], int] | None = None,
+    deps: Deps | None = None,
 ) -> dict[str, Any]:
-    """DeliverFunction's body: deliver the SQS batch, report metrics and logs, answer the partial batch result."""
+    """DeliverFunction's body: deliver the SQS batch, report metrics and logs, answer the partial batch result.
+
+    `remaining_ms` (Lambda's context.get_remaining_time_in_millis) keeps retries inside the timeout.
+    """
     from relay.delivery import SqsRecord, deliver_batch
     from relay.observability import report
 
     records = event.get("Records")
     if not isinstance(records, list):
         raise ValueError("event.Records: expected the list of an SQS event")
-    outcome = deliver_batch([SqsRecord.from_lambda(r) for r in records], deps or deliver_deps())
+    base = deps or deliver_deps()
+    if remaining_ms is not None:
+        base = replace(base, remaining_s=lambda: remaining_ms() / 1000)
+    outcome = deliver_batch([SqsRecord.from_lambda(r) for r in records], base)
     report(outcome, metrics=metrics, logger=logger)
     return outcome.response()

@@ -8,12 +8,9 @@ from dataclasses import dataclass
 import urllib3
 
 from relay.vendors.meta_capi.errors import GraphError, classify, network_error
-from relay.vendors.meta_capi.limits import GRAPH_URL
+from relay.vendors.meta_capi.limits import CONNECT_TIMEOUT_S, GRAPH_URL, READ_TIMEOUT_S
 from relay.vendors.meta_capi.request import GraphRequest
 
-# Meta's troubleshooting page suggests ~1.5 s for single events; a 1,000-event batch takes longer.
-CONNECT_TIMEOUT_S = 3.0
-READ_TIMEOUT_S = 10.0
 POOL_SIZE = 10
 VERSION_WARNING_HEADER = "X-Ad-Api-Version-Warning"
 USER_AGENT = "relay/0.1 (+https://github.com/)"

@@ -7,6 +7,9 @@ from datetime import timedelta
 GRAPH_URL = "https://graph.facebook.com"
 # The seed and Meta's CAPI examples use v25.0 (supported until 2028-07-29); v26/v27 are also valid.
 DEFAULT_API_VERSION = "v25.0"
+# Meta's troubleshooting page suggests ~1.5 s for single events; a 1,000-event batch takes longer.
+CONNECT_TIMEOUT_S = 3.0
+READ_TIMEOUT_S = 10.0
 # "data: max 1,000 events" per request.
 MAX_EVENTS_PER_REQUEST = 1_000
 # Meta documents no byte limit; keep each request body well under a few MB.
