@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,7 +15,7 @@ import pytest
 from relay.delivery import SqsRecord, deliver_batch
 from relay.local.graph import Fault, GraphEmulator
 from relay.local.runner import THROWAWAY_TOKEN, _integration, rebase
-from relay.local.stack import LocalStack, Totals
+from relay.local.stack import LocalStack, Totals, lambda_record
 from relay.redrive import RedriveRequest, redrive
 from tests.support import UA, load_sample
 
@@ -181,9 +182,7 @@ def test_crash_after_graph_success_sends_nothing_twice(stack, graph):
     got = local.sqs.receive_message(
         QueueUrl=settings.events_queue_url, MaxNumberOfMessages=10, AttributeNames=["All"]
     )["Messages"]
-    from relay.local.stack import _lambda_record
-
-    deliver_batch([SqsRecord.from_lambda(_lambda_record(m)) for m in got], deps)
+    deliver_batch([SqsRecord.from_lambda(lambda_record(m)) for m in got], deps)
     for m in got:  # the crash: SQS makes them visible again
         local.sqs.change_message_visibility(
             QueueUrl=settings.events_queue_url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0
@@ -338,15 +337,51 @@ def test_no_call_starts_without_time_left_in_the_invocation(stack, graph):
     # GIVEN an invocation with 5 s left (less than one Graph call's budget)
     local, settings = stack
     local.enqueue([lead(i) for i in range(3)], settings.events_queue_url)
-    got = local.sqs.receive_message(
-        QueueUrl=settings.events_queue_url, MaxNumberOfMessages=10, AttributeNames=["All"]
-    )
-    from relay.local.stack import _lambda_record
-
-    records = [SqsRecord.from_lambda(_lambda_record(m)) for m in got["Messages"]]
+    records = local.receive_records(settings.events_queue_url)
     # WHEN the batch is delivered
     outcome = deliver_batch(records, local.deps(settings, default_source="local", remaining_s=lambda: 5.0))
     # THEN Meta is not called and every record goes back to SQS, nothing parked
     assert graph.requests == []
     assert sorted(outcome.failures) == sorted(r.message_id for r in records)
     assert sum(outcome.dead_lettered.values()) == 0
+
+
+def test_calls_to_different_pixels_run_concurrently(graph):
+    # GIVEN two integrations on two pixels and a Graph answering after 0.4 s
+    graph.latency_s = 0.4
+    with LocalStack() as local:
+        settings = local.settings(graph.url)
+        for ident, pixel in (("int-a", "1111"), ("int-b", "2222")):
+            graph.set_token(pixel, THROWAWAY_TOKEN)
+            local.add_integration(
+                _integration(pixel, "default").model_copy(update={"id": ident}), THROWAWAY_TOKEN, settings
+            )
+        local.enqueue([lead(i) for i in range(4)], settings.events_queue_url)
+        records = local.receive_records(settings.events_queue_url)
+        deps = local.deps(settings, default_source="local")
+        # WHEN the batch is delivered
+        started = time.perf_counter()
+        outcome = deliver_batch(records, deps)
+        elapsed = time.perf_counter() - started
+    # THEN both pixels got their one call, side by side rather than one after the other
+    assert outcome.delivered == 8
+    assert sorted(r.pixel_id for r in graph.requests) == ["1111", "2222"]
+    assert elapsed < 0.75
+
+
+def test_version_warning_and_deprecated_version_are_counted(stack, graph):
+    # GIVEN Meta flagging v25.0 as deprecated, then refusing it (code 2635)
+    local, settings = stack
+    graph.deprecated_versions = {"v25.0"}
+    local.enqueue([lead(1)], settings.events_queue_url)
+    deps = local.deps(settings, default_source="local")
+    # WHEN one batch is accepted with the warning header and the next refused
+    warned = deliver_batch(local.receive_records(settings.events_queue_url), deps)
+    local.enqueue([lead(2)], settings.events_queue_url)
+    graph.inject(Fault("version_2635"))
+    refused = deliver_batch(local.receive_records(settings.events_queue_url), deps)
+    # THEN the warning is counted, and the refusal parks the event as auth with a "version" detail
+    assert (warned.delivered, warned.version_warnings) == (1, 1)
+    assert (refused.version_errors, dict(refused.dead_lettered)) == (1, {"auth": 1})
+    parked = _dlq(local, settings)
+    assert parked[0]["MessageAttributes"]["detail"]["StringValue"].startswith("version: http 400, code 2635")

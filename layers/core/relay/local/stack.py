@@ -226,7 +226,7 @@ class LocalStack:
                 messages.extend(got)
             if not messages:
                 return
-            records = [SqsRecord.from_lambda(_lambda_record(m)) for m in messages]
+            records = [SqsRecord.from_lambda(lambda_record(m)) for m in messages]
             outcome = deliver_batch(records, deps)
             totals.add(outcome)
             failed = set(outcome.failures)
@@ -255,6 +255,16 @@ class LocalStack:
             totals.accepted += self.enqueue(bodies[i : i + window], queue_url)
             self.drain(queue_url, deps, totals)
 
+    def receive_records(self, queue_url: str, max_messages: int = RECEIVE_MAX) -> list[SqsRecord]:
+        """One ReceiveMessage, as delivery sees it (Lambda's record shape, receive counts included)."""
+        got = self.sqs.receive_message(
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=max_messages,
+            MessageAttributeNames=["All"],
+            AttributeNames=["All"],
+        ).get("Messages", [])
+        return [SqsRecord.from_lambda(lambda_record(m)) for m in got]
+
     def queue_messages(self, queue_url: str) -> list[dict[str, Any]]:
         """Every message currently in a queue (made visible again afterwards)."""
         seen: dict[str, dict[str, Any]] = {}
@@ -276,7 +286,7 @@ class LocalStack:
         return list(seen.values())
 
 
-def _lambda_record(message: dict[str, Any]) -> dict[str, Any]:
+def lambda_record(message: dict[str, Any]) -> dict[str, Any]:
     """An SQS API message in the shape Lambda's event source mapping delivers it."""
     attributes = {
         k: {"dataType": v["DataType"], "stringValue": v.get("StringValue")}
