@@ -385,3 +385,24 @@ def test_version_warning_and_deprecated_version_are_counted(stack, graph):
     assert (refused.version_errors, dict(refused.dead_lettered)) == (1, {"auth": 1})
     parked = _dlq(local, settings)
     assert parked[0]["MessageAttributes"]["detail"]["StringValue"].startswith("version: http 400, code 2635")
+
+
+def test_an_integration_without_a_token_secret_parks_its_events_as_auth(graph):
+    # GIVEN an integration stored without its Secrets Manager secret
+    with LocalStack() as local:
+        settings = local.settings(graph.url)
+        local.add_integration(_integration(PIXEL, "default"), THROWAWAY_TOKEN, settings)
+        from relay.services import secret_name
+
+        local.secretsmanager.delete_secret(
+            SecretId=secret_name(settings.token_secret_prefix, "local-meta"), ForceDeleteWithoutRecovery=True
+        )
+        # WHEN its events are delivered
+        totals = _drain(local, settings, [lead(1), lead(2)])
+        parked = _dlq(local, settings)
+    # THEN Meta is never called; both wait in the DLQ as auth, naming the missing secret (no retries)
+    assert graph.requests == []
+    assert dict(totals.dead_lettered) == {"auth": 2}
+    assert {m["MessageAttributes"]["detail"]["StringValue"] for m in parked} == {
+        f"no readable secret {settings.token_secret_prefix}local-meta/access-token"
+    }

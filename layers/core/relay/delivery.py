@@ -47,6 +47,10 @@ MATCH_KEYS = ("em", "ph", "fbp", "fbc", "external_id", "client_ip_address", "cli
 DEFAULT_SOURCE = "default"
 
 
+class MissingToken(LookupError):
+    """The integration has no usable access token: its events are parked (reason auth) until one is set."""
+
+
 class Sender(Protocol):
     def send(self, request: GraphRequest, *, token: str, api_version: str) -> Receipt: ...
 
@@ -257,8 +261,11 @@ def _deliver_integration(
     result = _Result()
     try:
         token = deps.token(integration)
+    except MissingToken as exc:
+        result.parked.extend((item, "auth", str(exc)) for item in items)
+        return result
     except Exception:
-        result.retry.extend(items)  # Secrets Manager trouble: retry later
+        result.retry.extend(items)  # Secrets Manager trouble (throttling, network): retry later
         return result
     by_event = {id(item.event): item for item in items}
     requests, _ = build_requests(

@@ -7,13 +7,15 @@ from dataclasses import replace
 from functools import cache
 from typing import Any
 
-from relay.delivery import Deps
+from relay.delivery import Deps, MissingToken
 from relay.integrations import Integration
 from relay.settings import Settings, settings
 
 AWS_CONNECT_TIMEOUT_S = 2
 AWS_READ_TIMEOUT_S = 5
 AWS_MAX_ATTEMPTS = 5
+# Secrets Manager answers that no retry will fix: park the events as "auth" until the token is set.
+MISSING_SECRET_CODES = frozenset({"ResourceNotFoundException", "AccessDeniedException", "DecryptionFailure"})
 
 
 @cache
@@ -40,12 +42,20 @@ def token_reader(config: Settings, secretsmanager: Any) -> Any:
 
     provider = SecretsProvider(boto3_client=secretsmanager)
 
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
     def token(integration: Integration) -> str:
-        value = provider.get(
-            secret_name(config.token_secret_prefix, integration.id), max_age=config.token_cache_s
-        )
+        name = secret_name(config.token_secret_prefix, integration.id)
+        try:
+            value = provider.get(name, max_age=config.token_cache_s)
+        except GetParameterError as exc:
+            # Powertools wraps the botocore error; its code tells a missing secret from throttling.
+            response = getattr(exc.__context__, "response", None) or {}
+            if response.get("Error", {}).get("Code") in MISSING_SECRET_CODES:
+                raise MissingToken(f"no readable secret {name}") from None
+            raise
         if not isinstance(value, str) or not value.strip():
-            raise ValueError(f"secret of integration {integration.id} holds no token")
+            raise MissingToken(f"secret {name} holds no token")
         return value.strip()
 
     return token
