@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, field_validator
@@ -91,8 +92,6 @@ class IntegrationStore:
     """Enabled-or-not integrations per source from DynamoDB (index `by_source`), cached for `ttl_s`."""
 
     def __init__(self, dynamodb: Any, table: str, *, ttl_s: float = 60.0, clock: Any = None) -> None:
-        import time
-
         self._db = dynamodb
         self._table = table
         self._ttl = ttl_s

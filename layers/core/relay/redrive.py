@@ -21,7 +21,6 @@ MaxReceiveCount times without success); it is counted, and filtered, as reason `
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections import Counter
@@ -31,8 +30,9 @@ from functools import cache
 from typing import Any, Literal, Protocol
 
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
+from relay.events import EventError, parse_event_json
 from relay.queue import INTEGRATION_ID, REASON, REDRIVE_COUNT, SEND_BATCH_MAX
 from relay.vendors.meta_capi.limits import MAX_EVENT_AGE
 
@@ -51,7 +51,6 @@ TIME_MARGIN_MS = 20_000
 
 StopReason = Literal["max_messages", "empty", "seen_again", "time", "send_error", "delete_error"]
 _BATCH_TOO_LONG = frozenset({"AWS.SimpleQueueService.BatchRequestTooLong", "BatchRequestTooLong"})
-_DATETIME: TypeAdapter[datetime] = TypeAdapter(datetime)
 
 
 class SqsClient(Protocol):
@@ -373,27 +372,16 @@ def _redrive_count(attributes: Mapping[str, Any]) -> int:
         return 0
 
 
-def _event_time(body: str) -> datetime | None:
-    """The event's time (`timestamp`, else `receivedAt`) as DESIGN §3 reads it; None if unreadable."""
-    try:
-        raw = json.loads(body)
-    except ValueError:
-        return None
-    if not isinstance(raw, dict):
-        return None
-    value = raw.get("timestamp")
-    if value is None:
-        value = raw.get("receivedAt")
-    if value is None:
-        return None
-    try:
-        moment = _DATETIME.validate_python(value)
-    except ValidationError:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
 def _expired(body: str, cutoff: datetime) -> bool:
-    """Older than Meta accepts. An unreadable body is not expired: it moves, and deliver classifies it."""
-    moment = _event_time(body)
-    return moment is not None and moment < cutoff
+    """Older than Meta accepts, read as delivery reads it (timestamp, else receivedAt).
+
+    An unreadable body is not expired: it moves, and delivery parks it again as malformed.
+    """
+    try:
+        event = parse_event_json(body)
+    except EventError:
+        return False
+    moment = event.timestamp or event.received_at
+    if moment is None:
+        return False
+    return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)) < cutoff

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 
 import urllib3
@@ -45,8 +46,6 @@ class GraphClient:
 
     def send(self, request: GraphRequest, *, token: str, api_version: str) -> Receipt:
         """POST one request. Returns a Receipt on 2xx; raises GraphError (see `.retryable`) otherwise."""
-        import time
-
         url = f"{self.base_url}/{api_version}/{request.pixel_id}/events"
         headers = {
             "Content-Type": "application/json",
