@@ -135,6 +135,14 @@ def lambda_records(bodies: list[bytes]) -> list[dict[str, Any]]:
     ]
 
 
+class _BenchTokens:
+    def get(self, integration_id: str) -> str:
+        return "bench-token"
+
+    def invalidate(self, integration_id: str) -> None:
+        return None
+
+
 def _deps(url: str, max_events: int | None = None) -> tuple[Deps, MemoryDynamoDB, MemorySqs]:
     integration = Integration.model_validate(
         {"id": "bench-meta", "source_id": "bench", "config": {"pixel_id": PIXEL}}
@@ -142,7 +150,7 @@ def _deps(url: str, max_events: int | None = None) -> tuple[Deps, MemoryDynamoDB
     dynamodb, sqs = MemoryDynamoDB(), MemorySqs()
     deps = Deps(
         integrations=lambda source: [integration],
-        token=lambda integration: "bench-token",
+        tokens=_BenchTokens(),
         sender=GraphClient(url),
         ledger=Ledger(dynamodb, "relay-prod-ledger"),
         dead_letters=DeadLetters(sqs, DLQ_URL),
@@ -211,7 +219,7 @@ def _log_bytes(outcome: BatchOutcome) -> dict[str, int]:
     """
     from aws_lambda_powertools import Metrics
 
-    from relay.observability import publish
+    from relay.delivery.report import publish
 
     metrics = Metrics(namespace="Relay", service="relay")
     emf = io.StringIO()

@@ -6,7 +6,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from relay import services, settings
+from relay import aws, observability, settings
+from relay.apps import deliver as deliver_app
 from relay.local.graph import Fault, GraphEmulator
 from relay.local.runner import THROWAWAY_TOKEN, _integration, rebase
 from relay.local.stack import LocalStack
@@ -30,16 +31,17 @@ def test_handler_delivers_the_sample_sqs_event_with_a_partial_batch_response(mon
     with GraphEmulator(access_tokens={PIXEL: THROWAWAY_TOKEN}) as graph, LocalStack() as local:
         config = local.settings(graph.url)
         local.add_integration(
-            _integration(PIXEL, "default").model_copy(update={"source_id": "src-1"}), THROWAWAY_TOKEN, config
+            _integration(PIXEL, "default").model_copy(update={"source_id": "src-1"}), config
         )
-        for key, value in config.model_dump().items():
+        for key, value in config.model_dump(exclude_none=True).items():
             monkeypatch.setenv(key.upper(), str(value))
         monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
         monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Relay")
         monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "relay")
-        settings.settings.cache_clear()
-        services.deliver_deps.cache_clear()
-        services.aws_client.cache_clear()
+        settings.clear()
+        observability.clear()
+        deliver_app.deps.cache_clear()
+        aws.aws_client.cache_clear()
         handler = load_handler_module("deliver").handler
         event = _sqs_event("src-1")
         graph.inject(Fault("transient", times=3))
@@ -59,6 +61,7 @@ def test_handler_delivers_the_sample_sqs_event_with_a_partial_batch_response(mon
     assert '"Delivered"' in output
     assert "@example.com" not in output.lower()
     assert THROWAWAY_TOKEN not in output
-    services.deliver_deps.cache_clear()
-    services.aws_client.cache_clear()
-    settings.settings.cache_clear()
+    deliver_app.deps.cache_clear()
+    aws.aws_client.cache_clear()
+    settings.clear()
+    observability.clear()

@@ -15,7 +15,8 @@ import pytest
 from relay.delivery import SqsRecord, deliver_batch
 from relay.local.graph import Fault, GraphEmulator
 from relay.local.runner import THROWAWAY_TOKEN, _integration, rebase
-from relay.local.stack import LocalStack, Totals, lambda_record
+from relay.local.stack import LocalStack, Totals
+from relay.queue import lambda_record
 from relay.redrive import RedriveRequest, redrive
 from tests.support import UA, load_sample
 
@@ -47,14 +48,14 @@ def graph() -> Iterator[GraphEmulator]:
 def stack(graph: GraphEmulator) -> Iterator[tuple[LocalStack, Any]]:
     with LocalStack() as local:
         settings = local.settings(graph.url)
-        local.add_integration(_integration(PIXEL, "default"), THROWAWAY_TOKEN, settings)
+        local.add_integration(_integration(PIXEL, "default"), settings)
         yield local, settings
 
 
 def _drain(local: LocalStack, settings: Any, bodies: list[str], **deps: Any) -> Totals:
-    totals = Totals(accepted=local.enqueue(bodies, settings.events_queue_url))
+    totals = Totals(accepted=local.enqueue(bodies, local.events_queue_url))
     local.drain(
-        settings.events_queue_url,
+        local.events_queue_url,
         local.deps(settings, default_source="local", sleep=lambda s: None, **deps),
         totals,
     )
@@ -62,7 +63,7 @@ def _drain(local: LocalStack, settings: Any, bodies: list[str], **deps: Any) -> 
 
 
 def _dlq(local: LocalStack, settings: Any) -> list[dict[str, Any]]:
-    return local.queue_messages(settings.dlq_url)
+    return local.queue_messages(local.dlq_url)
 
 
 def _accounted(t: Totals) -> bool:
@@ -161,12 +162,12 @@ def test_auth_errors_park_with_integration_id_and_redrive_delivers_after_token_f
     report = redrive(
         RedriveRequest(reason="auth"),
         sqs=local.sqs,
-        dlq_url=settings.dlq_url,
-        queue_url=settings.events_queue_url,
+        dlq_url=local.dlq_url,
+        queue_url=local.events_queue_url,
         now=lambda: datetime.now(UTC),
     )
     again = Totals()
-    local.drain(settings.events_queue_url, local.deps(settings, default_source="local"), again)
+    local.drain(local.events_queue_url, local.deps(settings, default_source="local"), again)
     # THEN they are delivered, once each, and the DLQ is empty
     assert report.moved == 3
     assert again.delivered == 3
@@ -177,19 +178,19 @@ def test_auth_errors_park_with_integration_id_and_redrive_delivers_after_token_f
 def test_crash_after_graph_success_sends_nothing_twice(stack, graph):
     # GIVEN a batch delivered to Meta but whose Lambda "crashed" before returning (messages not deleted)
     local, settings = stack
-    local.enqueue([lead(i) for i in range(10)], settings.events_queue_url)
+    local.enqueue([lead(i) for i in range(10)], local.events_queue_url)
     deps = local.deps(settings, default_source="local")
     got = local.sqs.receive_message(
-        QueueUrl=settings.events_queue_url, MaxNumberOfMessages=10, AttributeNames=["All"]
+        QueueUrl=local.events_queue_url, MaxNumberOfMessages=10, AttributeNames=["All"]
     )["Messages"]
     deliver_batch([SqsRecord.from_lambda(lambda_record(m)) for m in got], deps)
     for m in got:  # the crash: SQS makes them visible again
         local.sqs.change_message_visibility(
-            QueueUrl=settings.events_queue_url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0
+            QueueUrl=local.events_queue_url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0
         )
     # WHEN SQS redelivers and the queue drains
     totals = Totals()
-    local.drain(settings.events_queue_url, deps, totals)
+    local.drain(local.events_queue_url, deps, totals)
     # THEN Meta saw each event exactly once
     assert len(graph.accepted) == 10
     assert graph.duplicates() == []
@@ -232,7 +233,7 @@ def test_fault_injection_5000_events_accounting_and_no_duplicates():
         graph.poison(*poison)
         with LocalStack() as local:
             settings = local.settings(graph.url)
-            local.add_integration(_integration(PIXEL, "default"), THROWAWAY_TOKEN, settings)
+            local.add_integration(_integration(PIXEL, "default"), settings)
             clients = {
                 s: _Flaky(c, 0.02, rng)
                 for s, c in (
@@ -241,17 +242,17 @@ def test_fault_injection_5000_events_accounting_and_no_duplicates():
                     ("secretsmanager", local.secretsmanager),
                 )
             }
-            from relay.services import build_deliver_deps
+            from relay.apps.deliver import build_deps
             from relay.vendors.meta_capi.client import GraphClient
 
-            deps = build_deliver_deps(settings, clients=lambda s: clients[s])
+            deps = build_deps(settings, clients=lambda s: clients[s])
             deps.sender = GraphClient(graph.url, read_timeout=0.15)
             deps.default_source = "local"
             deps.sleep = lambda s: None
             totals = Totals()
             # WHEN the events flow through the queue until it drains (redeliveries included)
-            local.pump(bodies, settings.events_queue_url, deps, totals)
-            dlq = local.queue_messages(settings.dlq_url)
+            local.pump(bodies, local.events_queue_url, deps, totals)
+            dlq = local.queue_messages(local.dlq_url)
     # THEN every event is accounted for exactly once, and Meta saw no event twice
     assert _accounted(totals), totals.summary()
     assert graph.duplicates() == []
@@ -313,7 +314,7 @@ def test_fan_out_to_several_pixels_counts_each_once_and_never_resends(graph):
             integration = _integration(pixel, "default").model_copy(
                 update={"id": ident, "consent_categories": consent}
             )
-            local.add_integration(integration, THROWAWAY_TOKEN, settings)
+            local.add_integration(integration, settings)
         bodies = [json.loads(lead(i)) for i in range(4)]
         for body in bodies:
             body["context"]["consent"] = {"categoryPreferences": {"advertising": True, "marketing": False}}
@@ -336,8 +337,8 @@ def test_fan_out_to_several_pixels_counts_each_once_and_never_resends(graph):
 def test_no_call_starts_without_time_left_in_the_invocation(stack, graph):
     # GIVEN an invocation with 5 s left (less than one Graph call's budget)
     local, settings = stack
-    local.enqueue([lead(i) for i in range(3)], settings.events_queue_url)
-    records = local.receive_records(settings.events_queue_url)
+    local.enqueue([lead(i) for i in range(3)], local.events_queue_url)
+    records = local.receive_records(local.events_queue_url)
     # WHEN the batch is delivered
     outcome = deliver_batch(records, local.deps(settings, default_source="local", remaining_s=lambda: 5.0))
     # THEN Meta is not called and every record goes back to SQS, nothing parked
@@ -353,11 +354,9 @@ def test_calls_to_different_pixels_run_concurrently(graph):
         settings = local.settings(graph.url)
         for ident, pixel in (("int-a", "1111"), ("int-b", "2222")):
             graph.set_token(pixel, THROWAWAY_TOKEN)
-            local.add_integration(
-                _integration(pixel, "default").model_copy(update={"id": ident}), THROWAWAY_TOKEN, settings
-            )
-        local.enqueue([lead(i) for i in range(4)], settings.events_queue_url)
-        records = local.receive_records(settings.events_queue_url)
+            local.add_integration(_integration(pixel, "default").model_copy(update={"id": ident}), settings)
+        local.enqueue([lead(i) for i in range(4)], local.events_queue_url)
+        records = local.receive_records(local.events_queue_url)
         deps = local.deps(settings, default_source="local")
         # WHEN the batch is delivered
         started = time.perf_counter()
@@ -373,13 +372,13 @@ def test_version_warning_and_deprecated_version_are_counted(stack, graph):
     # GIVEN Meta flagging v25.0 as deprecated, then refusing it (code 2635)
     local, settings = stack
     graph.deprecated_versions = {"v25.0"}
-    local.enqueue([lead(1)], settings.events_queue_url)
+    local.enqueue([lead(1)], local.events_queue_url)
     deps = local.deps(settings, default_source="local")
     # WHEN one batch is accepted with the warning header and the next refused
-    warned = deliver_batch(local.receive_records(settings.events_queue_url), deps)
-    local.enqueue([lead(2)], settings.events_queue_url)
+    warned = deliver_batch(local.receive_records(local.events_queue_url), deps)
+    local.enqueue([lead(2)], local.events_queue_url)
     graph.inject(Fault("version_2635"))
-    refused = deliver_batch(local.receive_records(settings.events_queue_url), deps)
+    refused = deliver_batch(local.receive_records(local.events_queue_url), deps)
     # THEN the warning is counted, and the refusal parks the event as auth with a "version" detail
     assert (warned.delivered, warned.version_warnings) == (1, 1)
     assert (refused.version_errors, dict(refused.dead_lettered)) == (1, {"auth": 1})
@@ -391,8 +390,8 @@ def test_an_integration_without_a_token_secret_parks_its_events_as_auth(graph):
     # GIVEN an integration stored without its Secrets Manager secret
     with LocalStack() as local:
         settings = local.settings(graph.url)
-        local.add_integration(_integration(PIXEL, "default"), THROWAWAY_TOKEN, settings)
-        from relay.services import secret_name
+        local.add_integration(_integration(PIXEL, "default"), settings)
+        from relay.secrets import secret_name
 
         local.secretsmanager.delete_secret(
             SecretId=secret_name(settings.token_secret_prefix, "local-meta"), ForceDeleteWithoutRecovery=True
@@ -404,5 +403,5 @@ def test_an_integration_without_a_token_secret_parks_its_events_as_auth(graph):
     assert graph.requests == []
     assert dict(totals.dead_lettered) == {"auth": 2}
     assert {m["MessageAttributes"]["detail"]["StringValue"] for m in parked} == {
-        f"no readable secret {settings.token_secret_prefix}local-meta/access-token"
+        f"no readable secret {settings.token_secret_prefix}local-meta/access-token (ResourceNotFoundException)"
     }

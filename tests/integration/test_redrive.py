@@ -12,7 +12,9 @@ import pytest
 from moto import mock_aws  # before any boto3 client exists
 from pydantic import ValidationError
 
-import relay.redrive
+import relay.aws
+import relay.observability
+import relay.settings
 from relay.redrive import NO_REASON, RedriveReport, RedriveRequest, redrive
 from tests.support import EVENTS, LambdaContext, load_handler_module
 
@@ -334,11 +336,13 @@ def test_redrive_request_rejects_bad_input(event: dict[str, Any]) -> None:
 
 @pytest.fixture
 def fresh_factories() -> Iterator[None]:
-    relay.redrive.settings.cache_clear()
-    relay.redrive.sqs_client.cache_clear()
+    relay.settings.clear()
+    relay.aws.aws_client.cache_clear()
+    relay.observability.clear()
     yield
-    relay.redrive.settings.cache_clear()
-    relay.redrive.sqs_client.cache_clear()
+    relay.settings.clear()
+    relay.aws.aws_client.cache_clear()
+    relay.observability.clear()
 
 
 def test_handler_redrives_the_sample_event(
@@ -361,8 +365,8 @@ def test_handler_redrives_the_sample_event(
     park(queues, body("other-integration", now), reason="auth", integration_id="int-2")
     # WHEN the handler module is imported (no client, no settings yet) and invoked
     app = load_handler_module("redrive")
-    assert relay.redrive.sqs_client.cache_info().currsize == 0
-    assert relay.redrive.settings.cache_info().currsize == 0
+    assert relay.aws.aws_client.cache_info().currsize == 0
+    assert relay.settings.redrive_settings.cache_info().currsize == 0
     result = app.handler(event, LambdaContext(function_name="relay-redrive"))
     # THEN it returns the report as JSON data and moved the one matching message
     report = RedriveReport.model_validate(result)

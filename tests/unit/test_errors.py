@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from relay.vendors.meta_capi.errors import ErrorKind, classify, network_error
+from relay.outbound import ErrorKind
+from relay.vendors.meta_capi.errors import classify, network_error
 
 
 def body(code: int, subcode: int | None = None, transient: bool | None = None, type_: str = "OAuthException"):

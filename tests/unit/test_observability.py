@@ -8,7 +8,7 @@ from typing import Any
 from aws_lambda_powertools import Metrics
 
 from relay.delivery import BatchOutcome
-from relay.observability import report
+from relay.delivery.report import report
 
 
 class _Logger:

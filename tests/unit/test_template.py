@@ -200,7 +200,6 @@ def test_deliver_environment_names_every_resource_it_uses():
     variables = props("DeliverFunction")["Environment"]["Variables"]
     # THEN it carries the queues, tables, token prefix and receive limit
     assert variables == {
-        "EVENTS_QUEUE_URL": {"Ref": "EventsQueue"},
         "DLQ_URL": {"Ref": "DeadLetterQueue"},
         "INTEGRATIONS_TABLE": {"Ref": "IntegrationsTable"},
         "LEDGER_TABLE": {"Ref": "LedgerTable"},

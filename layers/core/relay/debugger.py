@@ -6,28 +6,20 @@ client IP is the only clear personal value in a payload; it is cut to its networ
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from relay.integrations import Integration
-from relay.vendors.meta_capi.mapping import ServerEvent
+from relay.outbound import ServerEvent
+from relay.pii import mask_ip
+
+if TYPE_CHECKING:
+    from relay.integrations import Integration
 
 RETENTION = timedelta(days=7)
 BATCH_WRITE_MAX = 25
 MAX_RECORDS_PER_CALL = 100  # a 1,000-event failure is summarised by its first 100 events
-
-
-def mask_ip(value: str) -> str:
-    """IPv4 → /24 network, IPv6 → /48: enough to debug geography, not enough to identify."""
-    try:
-        ip = ipaddress.ip_address(value)
-    except ValueError:
-        return "invalid"
-    prefix = 24 if ip.version == 4 else 48
-    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
 
 
 def stored_payload(event: ServerEvent) -> dict[str, Any]:

@@ -12,11 +12,11 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from relay.vendors.meta_capi.limits import MAX_EVENT_AGE
-
 BATCH_GET_MAX = 100  # DynamoDB BatchGetItem limit
 BATCH_WRITE_MAX = 25  # DynamoDB BatchWriteItem limit
-RETENTION = MAX_EVENT_AGE + timedelta(days=1)
+# Kept one day past the oldest age any vendor accepts (older events can no longer be sent anyway).
+RETENTION_MARGIN = timedelta(days=1)
+DEFAULT_RETENTION = timedelta(days=7) + RETENTION_MARGIN
 WRITE_ATTEMPTS = 5
 
 
@@ -27,9 +27,12 @@ def ledger_key(pixel_id: str, event_name: str, event_id: str) -> str:
 class Ledger:
     """DynamoDB table with partition key `key` and TTL attribute `expires_at`."""
 
-    def __init__(self, dynamodb: Any, table: str, *, sleep: Any = time.sleep) -> None:
+    def __init__(
+        self, dynamodb: Any, table: str, *, retention: timedelta = DEFAULT_RETENTION, sleep: Any = time.sleep
+    ) -> None:
         self._db = dynamodb
         self._table = table
+        self._retention = retention
         self._sleep = sleep
 
     def delivered(self, keys: Iterable[str]) -> set[str]:
@@ -56,7 +59,7 @@ class Ledger:
 
     def record(self, keys: Iterable[str], *, now: datetime) -> None:
         """Mark `keys` delivered. Retries throttling and unprocessed items; raises after WRITE_ATTEMPTS."""
-        expires = str(int((now + RETENTION).timestamp()))
+        expires = str(int((now + self._retention).timestamp()))
         unique = list(dict.fromkeys(keys))
         for i in range(0, len(unique), BATCH_WRITE_MAX):
             items = [

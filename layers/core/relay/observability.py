@@ -1,63 +1,88 @@
-"""EMF metrics and the log summary of a delivery batch. Counts and codes only: never a payload value."""
+"""THE Powertools Logger, Metrics and Tracer of every function, built once and only when first needed.
+
+Handlers use `lambda_handler` (context injection, metrics flushing, tracing when on) and core modules log
+through `logger()`, so every line is the same structured JSON whatever POWERTOOLS_SERVICE_NAME says.
+Tracing costs nothing when it is off: the X-Ray SDK (≈ 200 ms to import) is imported only when on.
+"""
 
 from __future__ import annotations
 
-import statistics
-from typing import Any
+import functools
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from relay.delivery import MATCH_KEYS, BatchOutcome
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Logger, Metrics, Tracer
 
+SERVICE = "relay"
+NAMESPACE = "Relay"
+_TRUE = frozenset({"1", "true", "yes", "on"})
 
-def report(outcome: BatchOutcome, *, metrics: Any, logger: Any) -> None:
-    """Publish the batch's metrics and log its summary; API-version trouble is logged as a warning."""
-    summary = publish(outcome, metrics)
-    logger.info("batch delivered", extra={"summary": summary})
-    if outcome.version_warnings or outcome.dead_lettered.get("auth"):
-        logger.warning(
-            "Meta flagged the Graph API version or refused the token: update the integration",
-            extra={
-                "version_warnings": outcome.version_warnings,
-                "auth_parked": outcome.dead_lettered.get("auth", 0),
-            },
-        )
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 
-def publish(outcome: BatchOutcome, metrics: Any) -> dict[str, Any]:
-    """Add the batch's metrics to a Powertools `Metrics`; returns the summary that is logged."""
-    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+def service() -> str:
+    return os.environ.get("POWERTOOLS_SERVICE_NAME") or SERVICE
 
-    metrics.add_metric(name="Delivered", unit=MetricUnit.Count, value=outcome.delivered)
-    metrics.add_metric(name="AlreadyDelivered", unit=MetricUnit.Count, value=outcome.already_delivered)
-    metrics.add_metric(name="DeadLettered", unit=MetricUnit.Count, value=sum(outcome.dead_lettered.values()))
-    metrics.add_metric(name="AuthFailures", unit=MetricUnit.Count, value=outcome.dead_lettered.get("auth", 0))
-    metrics.add_metric(name="Retried", unit=MetricUnit.Count, value=len(outcome.failures))
-    metrics.add_metric(name="GraphRequests", unit=MetricUnit.Count, value=outcome.graph_requests)
-    metrics.add_metric(name="VersionWarnings", unit=MetricUnit.Count, value=outcome.version_warnings)
-    metrics.add_metric(name="VersionErrors", unit=MetricUnit.Count, value=outcome.version_errors)
-    for latency in outcome.graph_latency_s:
-        metrics.add_metric(name="GraphLatency", unit=MetricUnit.Milliseconds, value=latency * 1000)
-    for size in outcome.batch_sizes:
-        metrics.add_metric(name="GraphBatchSize", unit=MetricUnit.Count, value=size)
-    if outcome.delivered:
-        for key in MATCH_KEYS:
-            share = 100.0 * outcome.match_keys.get(key, 0) / outcome.delivered
-            metrics.add_metric(name=f"MatchKeyCoverage_{key}", unit=MetricUnit.Percent, value=share)
-    for name, counter in (("Skipped", outcome.skipped), ("DeadLetteredByReason", outcome.dead_lettered)):
-        for reason, count in counter.items():
-            with single_metric(
-                name=name, unit=MetricUnit.Count, value=count, namespace=metrics.namespace
-            ) as m:
-                m.add_dimension(name="reason", value=reason)
-    return {
-        "delivered": outcome.delivered,
-        "already_delivered": outcome.already_delivered,
-        "skipped": dict(outcome.skipped),
-        "dead_lettered": dict(outcome.dead_lettered),
-        "retried": len(outcome.failures),
-        "graph_requests": outcome.graph_requests,
-        "graph_latency_ms_median": round(statistics.median(outcome.graph_latency_s) * 1000, 1)
-        if outcome.graph_latency_s
-        else None,
-        "version_warnings": outcome.version_warnings,
-        "version_errors": outcome.version_errors,
-    }
+
+@functools.cache
+def logger() -> Logger:
+    """The structured JSON logger (Powertools); never given a payload value or a token."""
+    from aws_lambda_powertools import Logger
+
+    return Logger(service=service())
+
+
+@functools.cache
+def metrics() -> Metrics:
+    """The EMF metrics of the current invocation (flushed by `lambda_handler`)."""
+    from aws_lambda_powertools import Metrics
+
+    return Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or NAMESPACE, service=service())
+
+
+def tracing_enabled(environ: dict[str, str] | None = None) -> bool:
+    """True inside Lambda unless POWERTOOLS_TRACE_DISABLED is set (the template sets it when tracing is off)."""
+    env = os.environ if environ is None else environ
+    if env.get("POWERTOOLS_TRACE_DISABLED", "").strip().lower() in _TRUE:
+        return False
+    return bool(env.get("AWS_LAMBDA_FUNCTION_NAME")) and not env.get("AWS_SAM_LOCAL")
+
+
+@functools.cache
+def tracer() -> Tracer:
+    from aws_lambda_powertools import Tracer
+
+    return Tracer(service=service())
+
+
+def lambda_handler(fn: _F) -> _F:
+    """Wrap a handler with Powertools' context injection, metrics flushing and (when on) tracing.
+
+    The Powertools objects are built on the first invocation, not when the handler module is imported.
+    """
+    wrapped: Callable[..., Any] | None = None
+
+    @functools.wraps(fn)
+    def handler(event: Any, context: Any) -> Any:
+        nonlocal wrapped
+        if wrapped is None:
+            wrapped = _decorate(fn)
+        return wrapped(event, context)
+
+    return handler  # type: ignore[return-value]
+
+
+def _decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+    inner = metrics().log_metrics(fn)
+    if tracing_enabled():
+        inner = tracer().capture_lambda_handler(inner)
+    return logger().inject_lambda_context(inner)
+
+
+def clear() -> None:
+    """Forget the built objects (tests change POWERTOOLS_* variables between cases)."""
+    logger.cache_clear()
+    metrics.cache_clear()
+    tracer.cache_clear()

@@ -14,8 +14,8 @@ from typing import Any
 
 from relay.events import EventError, parse_event
 from relay.integrations import Integration
-from relay.vendors.meta_capi.mapping import Rejected, ServerEvent, Skipped, map_event
-from relay.vendors.meta_capi.request import build_requests
+from relay.outbound import Rejected, ServerEvent, Skipped
+from relay.vendors import VENDORS
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +71,7 @@ def read_items(text: str) -> Iterator[Item]:
 
 def preview(text: str, integration: Integration, *, now: datetime) -> dict[str, Any]:
     """The preview document `{"requests", "rejected", "skipped"}` for the events in `text`."""
+    vendor = VENDORS[integration.vendor]
     rejected: list[dict[str, Any]] = []
     skipped: list[dict[str, Any]] = []
     mapped: list[ServerEvent] = []
@@ -83,7 +84,7 @@ def preview(text: str, integration: Integration, *, now: datetime) -> dict[str, 
         except EventError as exc:
             rejected.append({"messageId": exc.message_id, "at": item.where, "reason": exc.reason})
             continue
-        outcome = map_event(event, integration, now=now)
+        outcome = vendor.map_event(event, integration, now=now)
         if isinstance(outcome, Rejected):
             rejected.append({"messageId": outcome.message_id, "at": item.where, "reason": outcome.reason})
         elif isinstance(outcome, Skipped):
@@ -97,7 +98,7 @@ def preview(text: str, integration: Integration, *, now: datetime) -> dict[str, 
             )
         else:
             mapped.append(outcome)
-    requests, too_large = build_requests(mapped, test_event_code=integration.config.test_event_code)
+    requests, too_large = vendor.build_requests(mapped, integration)
     rejected.extend({"messageId": r.message_id, "reason": r.reason} for r in too_large)
     return {
         "requests": [{"pixel_id": r.pixel_id, "body": r.document()} for r in requests],

@@ -1,40 +1,69 @@
-"""Runtime settings: a pydantic model read from the environment on first use (never at import time)."""
+"""Every function's settings: one pydantic model each, read from the environment when first needed.
+
+Only the composition roots (`relay.apps`) read settings; everything below them gets values passed in.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from functools import cache
+from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from relay.vendors.meta_capi.limits import GRAPH_URL
 
-
-class Settings(BaseModel):
-    """The environment the template gives the functions (names upper-cased there)."""
-
+class _Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    events_queue_url: str
-    dlq_url: str
-    integrations_table: str
-    ledger_table: str
-    debugger_table: str
-    token_secret_prefix: str
+    @classmethod
+    def from_environ(cls: type[_S], environ: Mapping[str, str] | None = None) -> _S:
+        """Settings from `environ` (default os.environ), each field from its upper-cased name.
+
+        Raises pydantic.ValidationError naming the missing or malformed variables.
+        """
+        env = os.environ if environ is None else environ
+        return cls.model_validate(
+            {name: env[name.upper()] for name in cls.model_fields if name.upper() in env}
+        )
+
+
+_S = TypeVar("_S", bound=_Settings)
+
+
+class DeliverSettings(_Settings):
+    """DeliverFunction's environment (template.yaml)."""
+
+    dlq_url: str = Field(min_length=1)
+    integrations_table: str = Field(min_length=1)
+    ledger_table: str = Field(min_length=1)
+    debugger_table: str = Field(min_length=1)
+    token_secret_prefix: str = Field(min_length=1)
     max_receive_count: int = Field(default=5, ge=1)
-    graph_url: str = GRAPH_URL
+    # None: each vendor's own API endpoint (Meta: https://graph.facebook.com); set for emulators.
+    graph_url: str | None = None
     token_cache_s: int = Field(default=300, ge=0)
     integrations_cache_s: int = Field(default=60, ge=0)
 
 
-def from_environ(environ: dict[str, str] | None = None) -> Settings:
-    """Settings from `environ` (default os.environ); raises pydantic.ValidationError naming missing keys."""
-    env = os.environ if environ is None else environ
-    return Settings.model_validate(
-        {name: env[name.upper()] for name in Settings.model_fields if name.upper() in env}
-    )
+class RedriveSettings(_Settings):
+    """RedriveFunction's environment (template.yaml)."""
+
+    dlq_url: str = Field(min_length=1)
+    events_queue_url: str = Field(min_length=1)
 
 
 @cache
-def settings() -> Settings:
-    return from_environ()
+def deliver_settings() -> DeliverSettings:
+    return DeliverSettings.from_environ()
+
+
+@cache
+def redrive_settings() -> RedriveSettings:
+    return RedriveSettings.from_environ()
+
+
+def clear() -> None:
+    """Forget the cached settings (tests change the environment)."""
+    deliver_settings.cache_clear()
+    redrive_settings.cache_clear()

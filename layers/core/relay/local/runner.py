@@ -10,25 +10,26 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from relay.integrations import Integration
+from relay.integrations import IntegrationInput
 from relay.local.stack import ROOT, LocalStack, Totals
 from relay.redrive import RedriveRequest, redrive
-from relay.vendors.meta_capi.limits import GRAPH_URL
 
 LOCAL_SOURCE = "local"
 THROWAWAY_TOKEN = "local-throwaway-token-0000"  # noqa: S105 - a fake for the emulator
 DEMO_FILES = ("default.json",)
 
 
-def _integration(pixel_id: str, variant: str, test_event_code: str | None = None) -> Integration:
-    return Integration.model_validate(
+def _integration(
+    pixel_id: str, variant: str, test_event_code: str | None = None, token: str = THROWAWAY_TOKEN
+) -> IntegrationInput:
+    return IntegrationInput.model_validate(
         {
             "id": "local-meta",
             "source_id": LOCAL_SOURCE,
             "name": "Local Meta CAPI",
             "variant": variant,
             "consent_categories": ["advertising"],
-            "config": {"pixel_id": pixel_id, "test_event_code": test_event_code},
+            "config": {"pixel_id": pixel_id, "test_event_code": test_event_code, "access_token": token},
         }
     )
 
@@ -68,7 +69,7 @@ def rebase(bodies: list[str], now: datetime) -> list[str]:
 def run(
     bodies: list[str],
     *,
-    graph_url: str,
+    graph_url: str | None,
     pixel_id: str,
     variant: str = "default",
     token: str = THROWAWAY_TOKEN,
@@ -79,9 +80,9 @@ def run(
     totals = Totals()
     with LocalStack() as stack:
         settings = stack.settings(graph_url)
-        stack.add_integration(_integration(pixel_id, variant, test_event_code), token, settings)
+        stack.add_integration(_integration(pixel_id, variant, test_event_code, token), settings)
         deps = stack.deps(settings, default_source=LOCAL_SOURCE)
-        stack.pump(bodies, settings.events_queue_url, deps, totals)
+        stack.pump(bodies, stack.events_queue_url, deps, totals)
         if between is not None:
             between(stack, settings, totals)
     return totals
@@ -100,7 +101,7 @@ def demo(out: Callable[[str], None] = print) -> dict[str, Any]:
         out("Delivering the samples to the real Graph API (test events, code META_TEST_EVENT_CODE)…")
         totals = run(
             bodies,
-            graph_url=os.environ.get("META_GRAPH_URL", GRAPH_URL),
+            graph_url=os.environ.get("META_GRAPH_URL") or None,
             pixel_id=str(real["META_PIXEL_ID"]),
             token=str(real["META_ACCESS_TOKEN"]),
             test_event_code=real["META_TEST_EVENT_CODE"],
@@ -124,7 +125,7 @@ def demo(out: Callable[[str], None] = print) -> dict[str, Any]:
         stack_dlq: list[dict[str, Any]] = []
 
         def token_fix_and_redrive(stack: LocalStack, settings: Any, totals: Totals) -> None:
-            parked = stack.queue_messages(settings.dlq_url)
+            parked = stack.queue_messages(stack.dlq_url)
             out(
                 f"\n{len(parked)} message(s) parked in the DLQ: "
                 f"{dict(totals.dead_lettered)} — rotating the token and redriving reason=auth…"
@@ -133,8 +134,8 @@ def demo(out: Callable[[str], None] = print) -> dict[str, Any]:
             report = redrive(
                 RedriveRequest(reason="auth"),
                 sqs=stack.sqs,
-                dlq_url=settings.dlq_url,
-                queue_url=settings.events_queue_url,
+                dlq_url=stack.dlq_url,
+                queue_url=stack.events_queue_url,
                 now=lambda: datetime.now(UTC),
             )
             out(f"redrive: moved {report.moved}, kept {report.kept_filtered + report.kept_expired}")
@@ -143,8 +144,8 @@ def demo(out: Callable[[str], None] = print) -> dict[str, Any]:
 
         def after(stack: LocalStack, settings: Any, totals: Totals) -> None:
             token_fix_and_redrive(stack, settings, totals)
-            stack.drain(settings.events_queue_url, stack.deps(settings, default_source=LOCAL_SOURCE), totals)
-            stack_dlq.extend(stack.queue_messages(settings.dlq_url))
+            stack.drain(stack.events_queue_url, stack.deps(settings, default_source=LOCAL_SOURCE), totals)
+            stack_dlq.extend(stack.queue_messages(stack.dlq_url))
 
         totals = run(bodies, graph_url=graph.url, pixel_id=pixel, between=after)
         out("\nWhat Meta received:")

@@ -15,18 +15,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from relay.delivery import BatchOutcome, Deps, SqsRecord, deliver_batch
-from relay.integrations import Integration
+from relay.apps.deliver import build_deps
+from relay.delivery import BatchOutcome, Deps, deliver_batch
+from relay.integrations import IntegrationInput, IntegrationStore, StoredIntegration, register
 from relay.local.template import load_template
-from relay.services import build_deliver_deps, secret_name
-from relay.settings import Settings
+from relay.queue import RECEIVE_MAX, Entry, SqsRecord, delete, lambda_record, release, send_batched
+from relay.secrets import TokenVault
+from relay.settings import DeliverSettings
 
 ROOT = Path(__file__).resolve().parents[4]
 TEMPLATE = ROOT / "template.yaml"
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
-RECEIVE_MAX = 10  # SQS ReceiveMessage limit
-SEND_MAX = 10
 
 
 @dataclass
@@ -156,68 +156,74 @@ class LocalStack:
             self.tables[name] = table
             self.context[name] = table
 
-    def settings(self, graph_url: str) -> Settings:
+    def settings(self, graph_url: str | None) -> DeliverSettings:
         """The DeliverFunction's environment as the template wires it, pointed at `graph_url`."""
         env = _resolve(
             self.template["Resources"]["DeliverFunction"]["Properties"]["Environment"]["Variables"],
             self.context,
         )
         values = {k.lower(): v for k, v in env.items()}
-        return Settings.model_validate(
+        return DeliverSettings.model_validate(
             {**values, "graph_url": graph_url, "integrations_cache_s": 0, "token_cache_s": 0}
         )
 
-    def add_integration(self, integration: Integration, token: str, settings: Settings) -> None:
-        """Store an integration as the admin API would: token in Secrets Manager, never in the table."""
-        from boto3.dynamodb.types import TypeSerializer
+    @property
+    def events_queue_url(self) -> str:
+        return self.queue_urls["EventsQueue"]
 
-        serialize = TypeSerializer().serialize
-        item = integration.model_dump(mode="json", exclude_none=True)
-        item["config"].pop("access_token", None)
-        item["token_last4"] = token[-4:]
-        self.dynamodb.put_item(
-            TableName=settings.integrations_table, Item={k: serialize(v) for k, v in item.items()}
-        )
-        self.put_token(integration.id, token, settings)
+    @property
+    def dlq_url(self) -> str:
+        return self.queue_urls["DeadLetterQueue"]
 
-    def put_token(self, integration_id: str, token: str, settings: Settings) -> None:
-        name = secret_name(settings.token_secret_prefix, integration_id)
-        try:
-            self.secretsmanager.create_secret(Name=name, SecretString=token)
-        except self.secretsmanager.exceptions.ResourceExistsException:
-            self.secretsmanager.put_secret_value(SecretId=name, SecretString=token)
+    def vault(self, settings: DeliverSettings) -> TokenVault:
+        return TokenVault(self.secretsmanager, settings.token_secret_prefix, cache_s=0)
 
-    def deps(self, settings: Settings, **overrides: Any) -> Deps:
+    def add_integration(self, new: IntegrationInput, settings: DeliverSettings) -> StoredIntegration:
+        """Store an integration as the admin API does (relay.integrations.register): token in Secrets
+        Manager, the item without it."""
+        store = IntegrationStore(self.dynamodb, settings.integrations_table, ttl_s=0)
+        return register(new, store=store, vault=self.vault(settings))
+
+    def put_token(self, integration_id: str, token: str, settings: DeliverSettings) -> None:
+        self.vault(settings).put_version(integration_id, token)
+
+    def deps(self, settings: DeliverSettings, **overrides: Any) -> Deps:
         clients = {"dynamodb": self.dynamodb, "sqs": self.sqs, "secretsmanager": self.secretsmanager}
-        deps = build_deliver_deps(settings, clients=lambda service: clients[service])
+        deps = build_deps(settings, clients=lambda service: clients[service])
         for key, value in overrides.items():
             setattr(deps, key, value)
         return deps
 
     def enqueue(self, bodies: Iterable[str], queue_url: str) -> int:
-        """One event per message, as the collector sends them (SendMessageBatch of 10)."""
-        batch: list[dict[str, Any]] = []
-        count = 0
-        for body in bodies:
-            batch.append({"Id": str(len(batch)), "MessageBody": body})
-            count += 1
-            if len(batch) == SEND_MAX:
-                self.sqs.send_message_batch(QueueUrl=queue_url, Entries=batch)
-                batch = []
-        if batch:
-            self.sqs.send_message_batch(QueueUrl=queue_url, Entries=batch)
-        return count
+        """One event per message, as the collector sends them (the batched sender of relay.queue)."""
+        entries = [Entry(str(n), body) for n, body in enumerate(bodies)]
+        result = send_batched(self.sqs, queue_url, entries)
+        if result.failed:
+            raise RuntimeError(f"local queue refused {len(result.failed)} message(s)")
+        return len(entries)
+
+    @property
+    def batch_size(self) -> int:
+        """DeliverBatchSize as the template declares it (the event source mapping's batch)."""
+        return int(self.context["DeliverBatchSize"])
 
     def drain(
-        self, queue_url: str, deps: Deps, totals: Totals, *, batch_size: int = 100, max_batches: int = 100_000
+        self,
+        queue_url: str,
+        deps: Deps,
+        totals: Totals,
+        *,
+        batch_size: int | None = None,
+        max_batches: int = 100_000,
     ) -> None:
         """Play the event source mapping until the queue is empty (redeliveries included)."""
+        size = batch_size or self.batch_size
         for _ in range(max_batches):
             messages: list[dict[str, Any]] = []
-            while len(messages) < batch_size:
+            while len(messages) < size:
                 got = self.sqs.receive_message(
                     QueueUrl=queue_url,
-                    MaxNumberOfMessages=min(RECEIVE_MAX, batch_size - len(messages)),
+                    MaxNumberOfMessages=min(RECEIVE_MAX, size - len(messages)),
                     MessageAttributeNames=["All"],
                     AttributeNames=["All"],
                 ).get("Messages", [])
@@ -230,29 +236,19 @@ class LocalStack:
             outcome = deliver_batch(records, deps)
             totals.add(outcome)
             failed = set(outcome.failures)
-            for i in range(0, len(messages), SEND_MAX):
-                chunk = messages[i : i + SEND_MAX]
-                done = [
-                    {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]}
-                    for n, m in enumerate(chunk)
-                    if m["MessageId"] not in failed
-                ]
-                again = [
-                    {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
-                    for n, m in enumerate(chunk)
-                    if m["MessageId"] in failed
-                ]
-                if done:
-                    self.sqs.delete_message_batch(QueueUrl=queue_url, Entries=done)
-                if again:  # SQS would wait out the visibility timeout; locally the retry comes at once
-                    self.sqs.change_message_visibility_batch(QueueUrl=queue_url, Entries=again)
+            done = [m["ReceiptHandle"] for m in messages if m["MessageId"] not in failed]
+            if delete(self.sqs, queue_url, done):
+                raise RuntimeError("local queue: a delivered message could not be deleted")
+            # SQS would wait out the visibility timeout; locally the retry comes at once
+            release(self.sqs, queue_url, [m["ReceiptHandle"] for m in messages if m["MessageId"] in failed])
 
     def pump(
-        self, bodies: list[str], queue_url: str, deps: Deps, totals: Totals, *, window: int = 100
+        self, bodies: list[str], queue_url: str, deps: Deps, totals: Totals, *, window: int | None = None
     ) -> None:
-        """Enqueue and drain `bodies` in windows: moto scans a whole queue per receive, so keep it short."""
-        for i in range(0, len(bodies), window):
-            totals.accepted += self.enqueue(bodies[i : i + window], queue_url)
+        """Enqueue and drain `bodies` in windows of one batch: moto scans a whole queue per receive."""
+        step = window or self.batch_size
+        for i in range(0, len(bodies), step):
+            totals.accepted += self.enqueue(bodies[i : i + step], queue_url)
             self.drain(queue_url, deps, totals)
 
     def receive_records(self, queue_url: str, max_messages: int = RECEIVE_MAX) -> list[SqsRecord]:
@@ -284,19 +280,3 @@ class LocalStack:
                 QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0
             )
         return list(seen.values())
-
-
-def lambda_record(message: dict[str, Any]) -> dict[str, Any]:
-    """An SQS API message in the shape Lambda's event source mapping delivers it."""
-    attributes = {
-        k: {"dataType": v["DataType"], "stringValue": v.get("StringValue")}
-        for k, v in (message.get("MessageAttributes") or {}).items()
-    }
-    return {
-        "messageId": message["MessageId"],
-        "receiptHandle": message["ReceiptHandle"],
-        "body": message["Body"],
-        "attributes": message.get("Attributes", {}),
-        "messageAttributes": attributes,
-        "eventSource": "aws:sqs",
-    }

@@ -1,1 +1,73 @@
-"""Meta Conversions API: variant tables, mapping, request building."""
+"""Meta Conversions API: what core reaches through `relay.vendors.VENDORS["meta_capi"]`.
+
+The names below are this vendor's whole interface; core never imports the submodules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from relay.outbound import Rejected, ServerEvent
+from relay.vendors.meta_capi.config import MetaConfig as Config
+from relay.vendors.meta_capi.limits import (
+    CONNECT_TIMEOUT_S,
+    GRAPH_URL,
+    MAX_EVENT_AGE,
+    MAX_EVENTS_PER_REQUEST,
+    READ_TIMEOUT_S,
+)
+from relay.vendors.meta_capi.mapping import map_event
+from relay.vendors.meta_capi.request import GraphRequest
+from relay.vendors.meta_capi.request import build_requests as _build_requests
+from relay.vendors.meta_capi.user_data import clear_caches
+
+if TYPE_CHECKING:
+    from relay.integrations import Integration
+    from relay.vendors.meta_capi.client import GraphClient
+
+NAME = "meta_capi"
+# The longest one Graph call can take before the client gives up.
+CALL_TIMEOUT_S = CONNECT_TIMEOUT_S + READ_TIMEOUT_S
+# The user_data keys whose share of delivered events is published as match-key coverage.
+MATCH_KEYS: tuple[str, ...] = (
+    "em",
+    "ph",
+    "fbp",
+    "fbc",
+    "external_id",
+    "client_ip_address",
+    "client_user_agent",
+)
+
+__all__ = [
+    "CALL_TIMEOUT_S",
+    "GRAPH_URL",
+    "MATCH_KEYS",
+    "MAX_EVENTS_PER_REQUEST",
+    "MAX_EVENT_AGE",
+    "NAME",
+    "Config",
+    "GraphRequest",
+    "build_requests",
+    "clear_caches",
+    "map_event",
+    "new_client",
+]
+
+
+def build_requests(
+    events: Iterable[ServerEvent], integration: Integration, *, max_events: int = MAX_EVENTS_PER_REQUEST
+) -> tuple[list[GraphRequest], list[Rejected]]:
+    """Request bodies for `integration` (its test_event_code and API version), ≤ `max_events` each."""
+    config = integration.config
+    return _build_requests(
+        events, test_event_code=config.test_event_code, api_version=config.api_version, max_events=max_events
+    )
+
+
+def new_client(base_url: str | None = None) -> GraphClient:
+    """The Graph API client (urllib3 is imported here, on first use, not when the vendor is loaded)."""
+    from relay.vendors.meta_capi.client import GraphClient
+
+    return GraphClient(base_url or GRAPH_URL)

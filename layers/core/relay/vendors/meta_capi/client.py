@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
 
 import urllib3
 
+from relay.outbound import Receipt
 from relay.vendors.meta_capi.errors import GraphError, classify, network_error
 from relay.vendors.meta_capi.limits import CONNECT_TIMEOUT_S, GRAPH_URL, READ_TIMEOUT_S
 from relay.vendors.meta_capi.request import GraphRequest
@@ -15,18 +15,6 @@ from relay.vendors.meta_capi.request import GraphRequest
 POOL_SIZE = 10
 VERSION_WARNING_HEADER = "X-Ad-Api-Version-Warning"
 USER_AGENT = "relay/0.1 (+https://github.com/)"
-
-
-@dataclass(frozen=True, slots=True)
-class Receipt:
-    """Meta's acceptance of one request."""
-
-    pixel_id: str
-    events_received: int
-    fbtrace_id: str | None
-    messages: tuple[str, ...]
-    version_warning: str | None
-    latency_s: float
 
 
 class GraphClient:
@@ -44,9 +32,9 @@ class GraphClient:
         self._pool = pool or urllib3.PoolManager(maxsize=POOL_SIZE, retries=False)
         self._timeout = urllib3.Timeout(connect=connect_timeout, read=read_timeout)
 
-    def send(self, request: GraphRequest, *, token: str, api_version: str) -> Receipt:
+    def send(self, request: GraphRequest, *, token: str) -> Receipt:
         """POST one request. Returns a Receipt on 2xx; raises GraphError (see `.retryable`) otherwise."""
-        url = f"{self.base_url}/{api_version}/{request.pixel_id}/events"
+        url = f"{self.base_url}/{request.api_version}/{request.pixel_id}/events"
         headers = {
             "Content-Type": "application/json",
             "Authorization": f"Bearer {token}",

@@ -14,55 +14,11 @@ from decimal import Decimal, InvalidOperation
 from functools import cache
 from typing import Any
 
+from relay.pii import is_personal
 from relay.vendors.meta_capi.variants import TRAVEL_FIELDS, Rule, ValueRule
 
 ORDER_VALUE_FIELDS = ("total", "revenue", "value")
 
-# Keys that carry personal data; compared after lower-casing and removing everything but letters.
-PERSONAL_KEYS = frozenset(
-    [
-        "email",
-        "emailaddress",
-        "mail",
-        "phone",
-        "phonenumber",
-        "mobile",
-        "mobilephone",
-        "tel",
-        "telephone",
-        "firstname",
-        "lastname",
-        "fullname",
-        "username",
-        "surname",
-        "givenname",
-        "familyname",
-        "address",
-        "street",
-        "streetaddress",
-        "addressline",
-        "city",
-        "state",
-        "zip",
-        "zipcode",
-        "postcode",
-        "postalcode",
-        "country",
-        "birthday",
-        "birthdate",
-        "dateofbirth",
-        "dob",
-        "gender",
-        "sex",
-        "ssn",
-        "password",
-        "ip",
-        "ipaddress",
-        "userid",
-        "anonymousid",
-    ]
-)
-_EMAIL_LIKE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 
@@ -204,13 +160,6 @@ def _text(props: dict[str, Any], key: str) -> str | None:
         return None
     text = str(raw).strip()
     return text or None
-
-
-def is_personal(key: str, value: object) -> bool:
-    """True when a property is personal data by its key, or a string value that holds an e-mail address."""
-    if re.sub(r"[^a-z]", "", key.lower()) in PERSONAL_KEYS:
-        return True
-    return isinstance(value, str) and _EMAIL_LIKE.search(value) is not None
 
 
 def passthrough(props: dict[str, Any]) -> dict[str, Any]:

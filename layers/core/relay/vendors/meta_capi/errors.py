@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import Enum
 from typing import Any
+
+from relay.outbound import ErrorKind, SendError
 
 # Retry with backoff: unknown, service, app/user/page throttling, app limit, custom rate limit, policy block.
 RETRY_CODES = frozenset({1, 2, 4, 17, 32, 341, 368, 613}) | frozenset(range(80000, 80015))
@@ -16,38 +16,8 @@ INVALID_PARAMETER = 100
 MISSING_OBJECT_SUBCODE = 33
 DEPRECATED_VERSION = 2635
 
-
-class ErrorKind(Enum):
-    RETRY = "retry"  # transient: back off and try again
-    INVALID = "invalid"  # the payload: isolate the offending events, never resend them as they are
-    AUTH = "auth"  # the integration's token / permissions / API version: park, redrive after a fix
-
-
-@dataclass
-class GraphError(Exception):
-    """A failed Graph call. `retryable` says whether sending the same request again may succeed."""
-
-    kind: ErrorKind
-    status: int | None
-    code: int | None = None
-    subcode: int | None = None
-    fbtrace_id: str | None = None
-    message: str = ""
-
-    @property
-    def retryable(self) -> bool:
-        return self.kind is ErrorKind.RETRY
-
-    def summary(self) -> str:
-        """A short, PII-free description (Meta's own message is not echoed: it may quote payload values)."""
-        parts = [f"http {self.status}" if self.status else "no response"]
-        if self.code is not None:
-            parts.append(f"code {self.code}" + (f"/{self.subcode}" if self.subcode else ""))
-        if self.fbtrace_id:
-            parts.append(f"fbtrace {self.fbtrace_id}")
-        if not self.status and self.message:
-            parts.append(self.message)
-        return ", ".join(parts)
+# Meta's answers are SendErrors; the name says where they come from.
+GraphError = SendError
 
 
 def classify(status: int, body: Any) -> GraphError:
@@ -73,7 +43,7 @@ def classify(status: int, body: Any) -> GraphError:
     else:
         # An unknown code: retrying is bounded by maxReceiveCount, after which the event is parked.
         kind = ErrorKind.RETRY
-    return GraphError(kind, status, code, subcode, trace, message)
+    return GraphError(kind, status, code, subcode, trace, message, version_refused=code == DEPRECATED_VERSION)
 
 
 def network_error(detail: str) -> GraphError:

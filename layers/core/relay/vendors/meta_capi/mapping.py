@@ -6,56 +6,35 @@ request for one bad event (DESIGN §7, first bullet).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from relay import consent
+from relay import consent, pii
 from relay.events import Event, content_event_id
-from relay.integrations import Integration
+from relay.outbound import Outcome, Rejected, ServerEvent, Skipped
+from relay.queue import SkipReason
 from relay.vendors.meta_capi import custom_data, user_data, variants
 from relay.vendors.meta_capi.limits import MAX_EVENT_AGE
 
+if TYPE_CHECKING:
+    from relay.integrations import Integration
 
-@dataclass(frozen=True, slots=True)
-class ServerEvent:
-    """A validated Meta server event for one pixel; `payload` is one element of the request's `data`."""
-
-    pixel_id: str
-    event_name: str
-    event_id: str
-    event_time: int
-    message_id: str | None
-    payload: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Skipped:
-    """Deliberately not sent to this integration. `reason` is a short code: consent, disabled, identify, ..."""
-
-    reason: str
-    detail: str
-    message_id: str | None
+__all__ = [
+    "Outcome",
+    "Rejected",
+    "ServerEvent",
+    "Skipped",
+    "event_id",
+    "event_time",
+    "map_event",
+    "scrub_url",
+]
 
 
-@dataclass(frozen=True, slots=True)
-class Rejected:
-    """Cannot be sent as it stands; `reason` names the field and the problem.
-
-    `code` is the DLQ reason: "invalid" (fix the data or mapping) or "expired" (past Meta's age limit).
-    """
-
-    reason: str
-    message_id: str | None
-    code: str = "invalid"
-
-
-Outcome = ServerEvent | Skipped | Rejected
-
-_NO_META_EVENT = {
-    "identify": "identify calls carry traits for later events; Meta gets no event",
-    "group": "group calls have no Meta event",
-    "alias": "alias calls have no Meta event",
+_NO_META_EVENT: dict[str, tuple[SkipReason, str]] = {
+    "identify": ("identify", "identify calls carry traits for later events; Meta gets no event"),
+    "group": ("group", "group calls have no Meta event"),
+    "alias": ("alias", "alias calls have no Meta event"),
 }
 
 
@@ -103,7 +82,7 @@ def scrub_url(url: str | None) -> str | None:
     kept = []
     for part in query.split("&"):
         key, _, val = part.partition("=")
-        if not custom_data.is_personal(key, val.replace("%40", "@")):
+        if not pii.is_personal(key, val.replace("%40", "@")):
             kept.append(part)
     cleaned = base + ("?" + "&".join(kept) if any(kept) else "")
     return cleaned + hash_ + fragment
@@ -114,8 +93,8 @@ def map_event(event: Event, integration: Integration, *, now: datetime) -> Outco
     mid = event.message_id
     if not integration.enabled:
         return Skipped("disabled", f"integration {integration.id} is disabled", mid)
-    if event.type in _NO_META_EVENT:
-        return Skipped(event.type, _NO_META_EVENT[event.type], mid)
+    if (no_event := _NO_META_EVENT.get(event.type)) is not None:
+        return Skipped(*no_event, mid)
     prefs = event.context.consent.category_preferences if event.context.consent else None
     if not consent.allows(prefs, integration.consent_categories, require_consent=integration.require_consent):
         needed = ", ".join(integration.consent_categories) or "a consent object"

@@ -14,8 +14,8 @@ from typing import Any
 
 from pydantic_core import to_json
 
-from relay.vendors.meta_capi.limits import MAX_EVENTS_PER_REQUEST, MAX_REQUEST_BYTES
-from relay.vendors.meta_capi.mapping import Rejected, ServerEvent
+from relay.outbound import Rejected, ServerEvent
+from relay.vendors.meta_capi.limits import DEFAULT_API_VERSION, MAX_EVENTS_PER_REQUEST, MAX_REQUEST_BYTES
 
 # pydantic-core's serialiser: compact UTF-8 JSON, byte-identical to json.dumps(ensure_ascii=False,
 # separators=(",", ":")) for our payloads, about twice as fast.
@@ -29,6 +29,7 @@ class GraphRequest:
     pixel_id: str
     body: bytes
     events: tuple[ServerEvent, ...] = field(repr=False)
+    api_version: str = DEFAULT_API_VERSION
 
     def document(self) -> dict[str, Any]:
         decoded: dict[str, Any] = json.loads(self.body)
@@ -46,6 +47,7 @@ def build_requests(
     events: Iterable[ServerEvent],
     *,
     test_event_code: str | None = None,
+    api_version: str = DEFAULT_API_VERSION,
     max_events: int = MAX_EVENTS_PER_REQUEST,
     max_bytes: int = MAX_REQUEST_BYTES,
 ) -> tuple[list[GraphRequest], list[Rejected]]:
@@ -69,15 +71,17 @@ def build_requests(
                 rejected.append(Rejected(reason, event.message_id))
                 continue
             if chunk and (len(chunk) >= max_events or size + 1 + len(blob) > max_bytes):
-                requests.append(_request(pixel_id, head, tail, chunk))
+                requests.append(_request(pixel_id, head, tail, chunk, api_version))
                 chunk, size = [], fixed
             size += len(blob) + (1 if chunk else 0)
             chunk.append((event, blob))
         if chunk:
-            requests.append(_request(pixel_id, head, tail, chunk))
+            requests.append(_request(pixel_id, head, tail, chunk, api_version))
     return requests, rejected
 
 
-def _request(pixel_id: str, head: bytes, tail: bytes, chunk: list[tuple[ServerEvent, bytes]]) -> GraphRequest:
+def _request(
+    pixel_id: str, head: bytes, tail: bytes, chunk: list[tuple[ServerEvent, bytes]], api_version: str
+) -> GraphRequest:
     body = head + b",".join(blob for _, blob in chunk) + tail
-    return GraphRequest(pixel_id, body, tuple(event for event, _ in chunk))
+    return GraphRequest(pixel_id, body, tuple(event for event, _ in chunk), api_version)

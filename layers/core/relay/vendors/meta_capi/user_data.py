@@ -13,9 +13,8 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from relay import identity
-from relay.events import Event, Traits
-from relay.normalize import hash_field, normalize_country
+from relay import hashing, identity
+from relay.events import Event
 
 # Meta's "invalid alone" combinations (best-practices page): user_data made only of one of these
 # sets, or a subset, is rejected with code 100 / subcode 2804050.
@@ -25,43 +24,17 @@ INSUFFICIENT_COMBINATIONS = (
     frozenset({"fn", "ge"}),
     frozenset({"ln", "ge"}),
 )
-_TRAIT_KEYS = (
-    ("em", "email"),
-    ("ph", "phone"),
-    ("fn", "first_name"),
-    ("ln", "last_name"),
-    ("ge", "gender"),
-    ("db", "birthday"),
-)
-_ADDRESS_KEYS = (("ct", "city"), ("st", "state"), ("zp", "postal_code"))
-# A visitor sends several events (page views, cart, checkout...), often inside one SQS batch, so each
-# normalised hash is memoised per warm Lambda. ~8k entries of < 300 bytes: a few MB at most.
-HASH_CACHE_SIZE = 8192
-
-
-@lru_cache(maxsize=HASH_CACHE_SIZE)
-def _hash(key: str, value: str, country: str | None, region: str | None, today: date) -> str | None:
-    return hash_field(key, value, country=country, region=region, today=today)
-
-
-_country = lru_cache(maxsize=1024)(normalize_country)
+# Validated IPs are memoised like the hashes (a visitor sends several events from one address).
+IP_CACHE_SIZE = 8192
 
 
 def clear_caches() -> None:
-    """Forget memoised hashes (benchmarks measure cold caches)."""
-    _hash.cache_clear()
+    """Forget memoised hashes and IPs (benchmarks measure cold caches)."""
+    hashing.clear_caches()
     _ip.cache_clear()
-    _country.cache_clear()
 
 
-def _one_or_many(values: list[str]) -> str | list[str] | None:
-    unique = list(dict.fromkeys(values))
-    if not unique:
-        return None
-    return unique[0] if len(unique) == 1 else unique
-
-
-@lru_cache(maxsize=HASH_CACHE_SIZE)
+@lru_cache(maxsize=IP_CACHE_SIZE)
 def _ip(value: str | None) -> str | None:
     if not value:
         return None
@@ -69,13 +42,6 @@ def _ip(value: str | None) -> str | None:
         return str(ipaddress.ip_address(value.strip()))
     except ValueError:
         return None
-
-
-def _address_value(traits: Traits, key: str) -> str | None:
-    value = getattr(traits, key)
-    if value is None and traits.address is not None:
-        value = getattr(traits.address, key)
-    return value if isinstance(value, str) else None
 
 
 def build(
@@ -94,25 +60,9 @@ def build(
     if (fbc := identity.resolve_fbc(ctx.fbc, ctx.page.url, event_ms)) is not None:
         data["fbc"] = fbc
     ids = [v for v in (event.anonymous_id, event.user_id) if v is not None]
-    external = [h for v in ids if (h := _hash("external_id", v, None, None, today)) is not None]
-    if (value := _one_or_many(external)) is not None:
-        data["external_id"] = value
-
-    raw_country = _address_value(traits, "country")
-    country = _country(raw_country) if raw_country else None
-    region = country.upper() if country else default_country
-    for key, attr in _TRAIT_KEYS:
-        raw = getattr(traits, attr)
-        values = raw if isinstance(raw, list) else [raw] if raw is not None else []
-        hashed = [h for v in values if (h := _hash(key, v, country, region, today))]
-        if (value := _one_or_many(hashed)) is not None:
-            data[key] = value
-    for key, attr in _ADDRESS_KEYS:
-        raw_value = _address_value(traits, attr)
-        if raw_value is not None and (h := _hash(key, raw_value, country, None, today)):
-            data[key] = h
-    if raw_country is not None and (h := _hash("country", raw_country, None, None, today)):
-        data["country"] = h
+    if (external := hashing.external_ids(ids, today)) is not None:
+        data["external_id"] = external
+    data.update(hashing.hashed_traits(traits, default_country=default_country, today=today))
     if app:
         if event.anonymous_id:
             data["anon_id"] = event.anonymous_id

@@ -1,0 +1,33 @@
+"""The one AWS client factory: explicit timeouts and standard (throttling-aware) retries, cached per service."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+AWS_CONNECT_TIMEOUT_S = 2
+AWS_READ_TIMEOUT_S = 5
+AWS_MAX_ATTEMPTS = 5
+
+
+@cache
+def aws_client(service: str) -> Any:
+    """A boto3 client for `service`, built on first use (never at import time) and reused afterwards."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(
+        connect_timeout=AWS_CONNECT_TIMEOUT_S,
+        read_timeout=AWS_READ_TIMEOUT_S,
+        retries={"mode": "standard", "max_attempts": AWS_MAX_ATTEMPTS},
+    )
+    return boto3.client(service, config=config)
+
+
+def error_code(exc: BaseException) -> str | None:
+    """The AWS error code of a botocore ClientError (or anything shaped like one), else None."""
+    response = getattr(exc, "response", None)
+    if not isinstance(response, dict):
+        return None
+    code = response.get("Error", {}).get("Code")
+    return code if isinstance(code, str) else None

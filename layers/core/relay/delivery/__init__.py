@@ -1,0 +1,29 @@
+"""Delivery of one SQS batch: plan → dedupe → send → settle (each phase its own module).
+
+Every accepted event ends, per integration, in exactly one state: delivered, skipped (with a reason),
+dead-lettered (with a reason attribute), or — only while a retry can still succeed — returned to SQS
+as a batch item failure. Nothing is lost: a message whose park in the DLQ fails is retried too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from relay.delivery.dedupe import dedupe
+from relay.delivery.model import BatchOutcome, Deps
+from relay.delivery.plan import plan
+from relay.delivery.send import send_all
+from relay.delivery.settle import settle
+from relay.queue import SqsRecord
+
+__all__ = ["BatchOutcome", "Deps", "SqsRecord", "deliver_batch"]
+
+
+def deliver_batch(records: Sequence[SqsRecord], deps: Deps) -> BatchOutcome:
+    """Deliver one SQS batch; returns the outcome whose `response()` is the partial batch result."""
+    now = deps.now()
+    out = BatchOutcome()
+    planned = plan(records, deps, now)
+    jobs = dedupe(planned, deps, out)
+    results = send_all(jobs, deps, now)
+    return settle(records, planned, jobs, results, deps, now, out)

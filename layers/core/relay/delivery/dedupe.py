@@ -1,0 +1,34 @@
+"""Phase 2, dedupe: drop what the ledger says the destination already has, and repeats within the batch."""
+
+from __future__ import annotations
+
+from relay.delivery.model import BatchOutcome, Deps, Job, Plan
+
+
+def dedupe(planned: Plan, deps: Deps, out: BatchOutcome) -> list[Job]:
+    """The jobs left to send. When the ledger cannot be read, every pending record goes back to SQS
+    (sending blind could deliver twice); each event already delivered is counted in `out`."""
+    pending = planned.pending()
+    if not pending:
+        return []
+    try:
+        seen = set(deps.ledger.delivered(p.key for p in pending))
+    except Exception as exc:
+        deps.logger().warning(
+            "ledger unreadable; the batch's mapped records go back to SQS",
+            extra={"records": len(pending), "error": type(exc).__name__},
+        )
+        planned.failed.update(p.record.message_id for p in pending)
+        return []
+    fresh: list[Job] = []
+    for job in planned.jobs.values():
+        keep = []
+        for item in job.items:
+            if item.key in seen:
+                out.already_delivered += 1
+            else:
+                seen.add(item.key)
+                keep.append(item)
+        if keep:
+            fresh.append(Job(job.integration, keep))
+    return fresh

@@ -1,0 +1,145 @@
+"""The data delivery's phases pass along, and the seams it talks through (fakes in tests, AWS in Lambda)."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from relay.queue import DlqReason, Parked, SqsRecord
+
+if TYPE_CHECKING:
+    from relay.integrations import BrokenIntegration, Integration
+    from relay.outbound import Receipt, ServerEvent
+
+DEFAULT_SOURCE = "default"
+# Meta's cap per request; the benchmark sets 1 to measure the peers' one-event-per-request way.
+DEFAULT_MAX_EVENTS_PER_REQUEST = 1_000
+
+
+class Tokens(Protocol):
+    """relay.secrets.TokenVault, as delivery uses it."""
+
+    def get(self, integration_id: str) -> str: ...
+    def invalidate(self, integration_id: str) -> None: ...
+
+
+class Sender(Protocol):
+    def send(self, request: Any, *, token: str) -> Receipt: ...
+
+
+class LedgerLike(Protocol):
+    def delivered(self, keys: Iterable[str]) -> set[str]: ...
+    def record(self, keys: Iterable[str], *, now: datetime) -> None: ...
+
+
+class DeadLetterSink(Protocol):
+    def park(self, items: Sequence[Parked]) -> set[str]: ...
+
+
+class DebugSink(Protocol):
+    def record(
+        self, integration: Integration, events: Sequence[ServerEvent], outcome: str, detail: str
+    ) -> None: ...
+
+
+class Log(Protocol):
+    def warning(self, msg: str, *args: Any, **kwargs: Any) -> Any: ...
+    def error(self, msg: str, *args: Any, **kwargs: Any) -> Any: ...
+
+
+@dataclass
+class Deps:
+    """Everything delivery talks to, passed in."""
+
+    integrations: Callable[[str], Sequence[Integration | BrokenIntegration]]
+    tokens: Tokens
+    sender: Sender
+    ledger: LedgerLike
+    dead_letters: DeadLetterSink
+    debugger: DebugSink | None = None
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    sleep: Callable[[float], None] = time.sleep
+    max_receive_count: int = 5
+    default_source: str = DEFAULT_SOURCE
+    rng: random.Random = field(default_factory=random.Random)
+    max_events_per_request: int = DEFAULT_MAX_EVENTS_PER_REQUEST
+    # Seconds left in the invocation (Lambda's context); None outside Lambda.
+    remaining_s: Callable[[], float] | None = None
+    # Where swallowed AWS trouble is logged (codes and counts only); None: relay.observability.logger().
+    log: Log | None = None
+
+    def logger(self) -> Log:
+        if self.log is None:
+            from relay.observability import logger
+
+            self.log = logger()
+        return self.log
+
+
+@dataclass(slots=True)
+class Pending:
+    """One mapped event of one record, waiting to be sent to one integration."""
+
+    record: SqsRecord
+    event: ServerEvent
+    key: str
+
+
+@dataclass
+class Job:
+    """The fresh events of one integration in this batch."""
+
+    integration: Integration
+    items: list[Pending]
+
+
+@dataclass
+class JobResult:
+    """What sending one job did."""
+
+    delivered: list[Pending] = field(default_factory=list)
+    retry: list[Pending] = field(default_factory=list)
+    parked: list[tuple[Pending, DlqReason, str]] = field(default_factory=list)  # (item, reason, detail)
+    receipts: list[Receipt] = field(default_factory=list)
+    requests: int = 0
+    version_errors: int = 0
+    refused: str | None = None  # set when the vendor refused the token / version: park the rest
+
+
+@dataclass
+class Plan:
+    """The batch after parsing and mapping: jobs per integration, parks, skips, records to retry."""
+
+    jobs: dict[str, Job] = field(default_factory=dict)
+    parked: list[Parked] = field(default_factory=list)
+    skips: list[tuple[str, str]] = field(default_factory=list)  # (record id, reason)
+    failed: set[str] = field(default_factory=set)
+
+    def pending(self) -> list[Pending]:
+        return [p for job in self.jobs.values() for p in job.items]
+
+
+@dataclass
+class BatchOutcome:
+    """What happened to a batch: SQS retries, per-state counts and the vendor calls made."""
+
+    failures: list[str] = field(default_factory=list)
+    delivered: int = 0
+    already_delivered: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    dead_lettered: Counter[str] = field(default_factory=Counter)
+    graph_requests: int = 0
+    graph_latency_s: list[float] = field(default_factory=list)
+    batch_sizes: list[int] = field(default_factory=list)
+    match_keys: Counter[str] = field(default_factory=Counter)
+    version_warnings: int = 0
+    version_errors: int = 0
+
+    def response(self) -> dict[str, Any]:
+        """Lambda's partial batch response."""
+        return {"batchItemFailures": [{"itemIdentifier": m} for m in self.failures]}

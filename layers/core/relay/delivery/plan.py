@@ -1,0 +1,83 @@
+"""Phase 1, plan: parse every record, look up its source's integrations once, map it for each target.
+
+Nothing is sent here. A body that is not an event is parked (malformed), a rejected event is parked
+with the vendor's reason, a skipped one is counted with its reason, and a record whose integrations
+cannot be read now is handed back to SQS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from relay.delivery.model import Deps, Job, Pending, Plan
+from relay.events import Event, EventError, parse_event_json
+from relay.integrations import BrokenIntegration, Integration
+from relay.ledger import ledger_key
+from relay.outbound import Rejected, Skipped
+from relay.queue import INTEGRATION_ID, DlqReason, Parked, SqsRecord
+from relay.vendors import VENDORS
+
+
+def plan(records: Sequence[SqsRecord], deps: Deps, now: datetime) -> Plan:
+    """The batch's jobs per integration, parks, skips and records to retry (see the module docstring)."""
+    result = Plan()
+    per_source: dict[str, Sequence[Integration | BrokenIntegration] | None] = {}
+    for record in records:
+        try:
+            event = parse_event_json(record.body)
+        except EventError as exc:
+            result.parked.append(
+                Parked(record.message_id, record.body, "malformed", None, exc.reason, record.attributes)
+            )
+            continue
+        source = event.context.source_id or deps.default_source
+        if source not in per_source:
+            per_source[source] = _integrations(source, deps)
+        integrations = per_source[source]
+        if integrations is None:
+            result.failed.add(record.message_id)  # DynamoDB trouble: SQS retries the message
+            continue
+        only = record.string_attribute(INTEGRATION_ID)
+        targets = [i for i in integrations if only is None or i.id == only]
+        if not targets:
+            result.skips.append((record.message_id, "no_integration"))
+        for target in targets:
+            _map(record, event, target, result, now)
+    return result
+
+
+def _integrations(source: str, deps: Deps) -> Sequence[Integration | BrokenIntegration] | None:
+    try:
+        return deps.integrations(source)
+    except Exception as exc:
+        deps.logger().warning(
+            "integrations unreadable; the source's records go back to SQS",
+            extra={"source_id": source, "error": type(exc).__name__},
+        )
+        return None
+
+
+def _map(
+    record: SqsRecord, event: Event, target: Integration | BrokenIntegration, result: Plan, now: datetime
+) -> None:
+    if isinstance(target, BrokenIntegration):
+        detail = f"integration {target.id} is unreadable: {target.problem}"
+        result.parked.append(_park(record, "config", target.id, detail))
+        return
+    outcome = VENDORS[target.vendor].map_event(event, target, now=now)
+    if isinstance(outcome, Skipped):
+        result.skips.append((record.message_id, outcome.reason))
+    elif isinstance(outcome, Rejected):
+        result.parked.append(_park(record, outcome.code, target.id, outcome.reason))
+    else:
+        job = result.jobs.get(target.id)
+        if job is None:
+            job = result.jobs[target.id] = Job(target, [])
+        job.items.append(
+            Pending(record, outcome, ledger_key(outcome.pixel_id, outcome.event_name, outcome.event_id))
+        )
+
+
+def _park(record: SqsRecord, reason: DlqReason, integration_id: str | None, detail: str) -> Parked:
+    return Parked(record.message_id, record.body, reason, integration_id, detail, record.attributes)

@@ -1,0 +1,176 @@
+"""Phase 3, send: each integration's fresh events in ≤ 1,000-event requests, classified by the answer.
+
+Transient errors are retried with jittered backoff while the invocation has time; an invalid-data answer
+for several events is bisected down to the offending ones; a refused token parks the integration's
+events (and is invalidated in the vault, so a fixed token is read at once). Jobs for different
+integrations run concurrently.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import Any
+
+from relay.delivery.model import Deps, Job, JobResult, Pending
+from relay.integrations import Integration
+from relay.outbound import ErrorKind, Receipt, SendError
+from relay.secrets import MissingToken
+from relay.vendors import VENDORS
+
+# In-invocation retries of a transient error before handing the records back to SQS.
+GRAPH_ATTEMPTS = 3
+BACKOFF_BASE_S = 0.2
+BACKOFF_CAP_S = 2.0
+MAX_PARALLEL_INTEGRATIONS = 8
+# A call's own time (the vendor's connect + read timeouts) plus this, for the ledger write and the DLQ
+# sends, must fit in what is left of the invocation.
+LOCAL_WORK_S = 5.0
+
+
+def send_all(jobs: list[Job], deps: Deps, now: datetime) -> list[JobResult]:
+    """Send every job (concurrently, one thread per integration up to MAX_PARALLEL_INTEGRATIONS)."""
+    if not jobs:
+        return []
+    if len(jobs) == 1:
+        return [send_job(jobs[0], deps, now)]
+    with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_INTEGRATIONS, len(jobs))) as pool:
+        return list(pool.map(lambda job: send_job(job, deps, now), jobs))
+
+
+def send_job(job: Job, deps: Deps, now: datetime) -> JobResult:
+    """Send one integration's events; never raises."""
+    result = JobResult()
+    integration, items = job.integration, job.items
+    try:
+        token = deps.tokens.get(integration.id)
+    except MissingToken as exc:
+        result.parked.extend((item, "auth", str(exc)) for item in items)
+        return result
+    except Exception as exc:
+        deps.logger().warning(
+            "token unavailable; the integration's records go back to SQS",
+            extra={"integration_id": integration.id, "error": type(exc).__name__},
+        )
+        result.retry.extend(items)
+        return result
+    vendor = VENDORS[integration.vendor]
+    by_event = {id(item.event): item for item in items}
+    requests, _ = vendor.build_requests(
+        [i.event for i in items], integration, max_events=deps.max_events_per_request
+    )
+    in_requests = {id(e) for r in requests for e in r.events}
+    for item in items:
+        if id(item.event) not in in_requests:
+            result.parked.append((item, "invalid", "event larger than the request byte cap"))
+    for request in requests:
+        of_request = [by_event[id(e)] for e in request.events]
+        if result.refused is not None:  # the token was refused: the rest of this batch would be too
+            result.parked.extend((item, "auth", result.refused) for item in of_request)
+        elif not time_for_a_call(deps, integration):  # leave before Lambda's timeout: SQS redelivers the rest
+            result.retry.extend(of_request)
+        else:
+            _send(request, of_request, integration, token, deps, now, result)
+    return result
+
+
+def _send(
+    request: Any,
+    items: list[Pending],
+    integration: Integration,
+    token: str,
+    deps: Deps,
+    now: datetime,
+    result: JobResult,
+) -> None:
+    for attempt in range(GRAPH_ATTEMPTS):
+        result.requests += 1
+        try:
+            receipt = deps.sender.send(request, token=token)
+        except SendError as error:
+            if error.kind is ErrorKind.AUTH:
+                _refused(error, items, integration, deps, result)
+            elif error.kind is ErrorKind.INVALID:
+                _invalid(error, items, integration, token, deps, now, result)
+            elif attempt + 1 < GRAPH_ATTEMPTS and time_for_a_call(deps, integration):
+                delay = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt)
+                deps.sleep(delay / 2 + deps.rng.uniform(0, delay / 2))
+                continue
+            else:
+                _debug(deps, integration, items, "retry", error.summary())
+                result.retry.extend(items)
+            return
+        _accepted(receipt, items, integration, deps, now, result)
+        return
+
+
+def _refused(
+    error: SendError, items: list[Pending], integration: Integration, deps: Deps, result: JobResult
+) -> None:
+    reason = "version" if error.version_refused else "auth"
+    result.version_errors += error.version_refused
+    result.refused = f"{reason}: {error.summary()}"
+    result.parked.extend((item, "auth", result.refused) for item in items)
+    # The token may have been fixed since it was cached: the next batch reads it again.
+    deps.tokens.invalidate(integration.id)
+    _debug(deps, integration, items, "auth", error.summary())
+
+
+def _invalid(
+    error: SendError,
+    items: list[Pending],
+    integration: Integration,
+    token: str,
+    deps: Deps,
+    now: datetime,
+    result: JobResult,
+) -> None:
+    if len(items) == 1:  # bisection reached the offending event
+        _debug(deps, integration, items, "invalid", error.summary())
+        result.parked.append((items[0], "invalid", error.summary()))
+        return
+    vendor = VENDORS[integration.vendor]
+    half = len(items) // 2
+    for part in (items[:half], items[half:]):
+        sub, _ = vendor.build_requests([i.event for i in part], integration)
+        _send(sub[0], part, integration, token, deps, now, result)
+
+
+def _accepted(
+    receipt: Receipt,
+    items: list[Pending],
+    integration: Integration,
+    deps: Deps,
+    now: datetime,
+    result: JobResult,
+) -> None:
+    # Record before anything else can fail: a crash after this line never resends these events.
+    # A failed ledger write still counts as delivered; only a redelivery of these records could resend.
+    try:
+        deps.ledger.record((i.key for i in items), now=now)
+    except Exception as exc:
+        deps.logger().error(
+            "ledger write failed after the vendor accepted the events (a redelivery could resend them)",
+            extra={"integration_id": integration.id, "events": len(items), "error": type(exc).__name__},
+        )
+    result.delivered.extend(items)
+    result.receipts.append(receipt)
+    if integration.debug:
+        _debug(deps, integration, items, "delivered", f"fbtrace {receipt.fbtrace_id}")
+
+
+def time_for_a_call(deps: Deps, integration: Integration) -> bool:
+    if deps.remaining_s is None:
+        return True
+    return deps.remaining_s() > VENDORS[integration.vendor].CALL_TIMEOUT_S + LOCAL_WORK_S
+
+
+def _debug(deps: Deps, integration: Integration, items: list[Pending], outcome: str, detail: str) -> None:
+    if deps.debugger is None:
+        return
+    try:
+        deps.debugger.record(integration, [i.event for i in items], outcome, detail)
+    except Exception as exc:  # the debugger is best-effort; delivery never fails because of it
+        deps.logger().warning(
+            "debugger record failed", extra={"integration_id": integration.id, "error": type(exc).__name__}
+        )

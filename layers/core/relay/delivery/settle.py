@@ -1,0 +1,79 @@
+"""Phase 4, settle: every record ends in exactly one state per integration, and the outcome is counted.
+
+Events still failing transiently go back to SQS unless they are about to cross the vendor's age limit
+(parked `expired`) or this was their last receive (parked `retries_exhausted`). A record SQS will
+redeliver is decided again then: parking or counting a skip now would do it twice. A park whose DLQ
+send fails sends the record back to SQS too: nothing is lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from relay.delivery.model import BatchOutcome, Deps, Job, JobResult, Pending, Plan
+from relay.queue import DlqReason, Parked, SqsRecord
+from relay.vendors import VENDORS
+
+# Stop retrying an event this long before the vendor's age limit: the next SQS retry could cross it.
+AGE_SAFETY_MARGIN = timedelta(hours=1)
+
+
+def settle(
+    records: Sequence[SqsRecord],
+    planned: Plan,
+    jobs: Sequence[Job],
+    results: Sequence[JobResult],
+    deps: Deps,
+    now: datetime,
+    out: BatchOutcome,
+) -> BatchOutcome:
+    """Merge the job results into `out`, park what must be parked and fill `out.failures`."""
+    parked = list(planned.parked)
+    failed = planned.failed
+    for job, result in zip(jobs, results, strict=True):
+        _count(job, result, out)
+        integration_id = job.integration.id
+        parked.extend(_park(item, reason, integration_id, detail) for item, reason, detail in result.parked)
+        max_age = VENDORS[job.integration.vendor].MAX_EVENT_AGE
+        for item in result.retry:
+            age = now + AGE_SAFETY_MARGIN - datetime.fromtimestamp(item.event.event_time, UTC)
+            if age >= max_age:
+                parked.append(
+                    _park(item, "expired", integration_id, "the age limit was reached while retrying")
+                )
+            elif item.record.receive_count >= deps.max_receive_count:
+                parked.append(_park(item, "retries_exhausted", integration_id, "transient errors persisted"))
+            else:
+                failed.add(item.record.message_id)
+    to_park = [p for p in parked if p.record_id not in failed]
+    not_parked = deps.dead_letters.park(to_park) if to_park else set()
+    if not_parked:
+        deps.logger().error("DLQ send failed; the records go back to SQS", extra={"records": len(not_parked)})
+    for park in to_park:
+        if park.record_id in not_parked:
+            failed.add(park.record_id)
+        else:
+            out.dead_lettered[park.reason] += 1
+    out.skipped.update(reason for record_id, reason in planned.skips if record_id not in failed)
+    out.failures = [r.message_id for r in records if r.message_id in failed]
+    return out
+
+
+def _count(job: Job, result: JobResult, out: BatchOutcome) -> None:
+    out.graph_requests += result.requests
+    out.version_errors += result.version_errors
+    for receipt in result.receipts:
+        out.graph_latency_s.append(receipt.latency_s)
+        out.batch_sizes.append(receipt.events_received)
+        out.version_warnings += receipt.version_warning is not None
+    out.delivered += len(result.delivered)
+    keys = VENDORS[job.integration.vendor].MATCH_KEYS
+    for item in result.delivered:
+        user_data = item.event.payload.get("user_data", {})
+        out.match_keys.update(k for k in keys if k in user_data)
+
+
+def _park(item: Pending, reason: DlqReason, integration_id: str, detail: str) -> Parked:
+    record = item.record
+    return Parked(record.message_id, record.body, reason, integration_id, detail, record.attributes)
