@@ -76,14 +76,30 @@ def integration_from_options(args: argparse.Namespace) -> Integration:
         raise UsageError(f"invalid integration: {problems}") from None
 
 
+def _read_bytes(path: str) -> bytes:
+    try:
+        raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        raw.decode("utf-8")  # checked whole, once: the parsers below read the bytes themselves
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    return raw
+
+
 def _cmd_preview(args: argparse.Namespace) -> int:
-    from relay.preview import preview
+    from relay.preview import run_preview
 
     integration = integration_from_options(args)
-    text = _read_text(args.file)
-    document = preview(text, integration, now=args.now or datetime.now(UTC))
-    json.dump(document, sys.stdout, ensure_ascii=False, indent=None if args.compact else 2)
-    sys.stdout.write("\n")
+    result = run_preview(_read_bytes(args.file), integration, now=args.now or datetime.now(UTC))
+    if args.compact:
+        # One write of one buffer: a document per call, not a system call per JSON token.
+        sys.stdout.flush()
+        sys.stdout.buffer.write(result.compact_json() + b"\n")
+        sys.stdout.buffer.flush()
+    else:
+        sys.stdout.write(json.dumps(result.document(), ensure_ascii=False, indent=2) + "\n")
     return EXIT_OK
 
 

@@ -1,163 +1,153 @@
 """The event envelope: Segment-spec page / track / identify events as the collector queues them.
 
-Unknown fields are ignored; a field of the wrong type fails validation with its dotted path named
-(`context.page.url: Input should be a valid string`), so one bad event never hides the good ones.
+An event is validated by pydantic-core into plain dictionaries (TypedDicts below, snake_case keys), so
+mapping reads it at dict speed. Unknown fields are ignored; a field of the wrong type fails validation
+with its dotted path named (`context.page.url: Input should be a valid string`), so one bad event never
+hides the good ones. Numbers where strings are expected (userId: 42) become strings, as Segment
+clients send them.
+
+The queue body is the Segment JSON itself (camelCase, unknown fields kept): `queue_body` writes what the
+collector enqueues and `parse_event_json` reads it back, so the two round-trip.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
-from typing import Any, Literal
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from functools import cache
+from typing import Annotated, Any, Literal, Required
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AliasChoices, ConfigDict, Field, TypeAdapter, ValidationError, with_config
+from typing_extensions import TypedDict
 
 EventType = Literal["page", "screen", "track", "identify", "group", "alias"]
+_CONFIG = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
 
 
-class _Model(BaseModel):
-    # Segment clients send numbers where strings are expected (userId: 42) and vice versa.
-    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True, populate_by_name=True, frozen=True)
+def _alias(*names: str) -> Any:
+    return Field(validation_alias=AliasChoices(*names))
 
 
-Scalar = str | int | float
+PostalCode = Annotated[str | None, _alias("postalCode", "postal_code", "zip")]
 
 
-class Address(_Model):
-    street: str | None = None
-    city: str | None = None
-    state: str | None = None
-    postal_code: str | None = Field(
-        default=None, validation_alias=AliasChoices("postalCode", "postal_code", "zip")
-    )
-    country: str | None = None
+@with_config(_CONFIG)
+class Address(TypedDict, total=False):
+    street: str | None
+    city: str | None
+    state: str | None
+    postal_code: PostalCode
+    country: str | None
 
 
-class Traits(_Model):
+@with_config(_CONFIG)
+class Traits(TypedDict, total=False):
     """User data as Segment's identify spec names it; both trait spellings and `address{}` are accepted."""
 
-    email: str | list[str] | None = None
-    phone: str | list[str] | None = None
-    first_name: str | None = Field(default=None, validation_alias=AliasChoices("firstName", "first_name"))
-    last_name: str | None = Field(default=None, validation_alias=AliasChoices("lastName", "last_name"))
-    gender: str | None = None
-    birthday: str | None = Field(default=None, validation_alias=AliasChoices("birthday", "birthdate", "dob"))
-    city: str | None = None
-    state: str | None = None
-    postal_code: str | None = Field(
-        default=None, validation_alias=AliasChoices("postalCode", "postal_code", "zip")
-    )
-    country: str | None = None
-    address: Address | None = None
-
-    def merged_with(self, other: Traits | None) -> Traits:
-        """Fields of `other` win where set (identify traits over context traits)."""
-        if other is None:
-            return self
-        update = {k: v for k, v in other.model_dump(exclude_none=True).items() if k != "address"}
-        address = self.address
-        if other.address is not None:
-            base = address.model_dump(exclude_none=True) if address else {}
-            address = Address(**{**base, **other.address.model_dump(exclude_none=True)})
-        return self.model_copy(update={**update, "address": address})
+    email: str | list[str] | None
+    phone: str | list[str] | None
+    first_name: Annotated[str | None, _alias("firstName", "first_name")]
+    last_name: Annotated[str | None, _alias("lastName", "last_name")]
+    gender: str | None
+    birthday: Annotated[str | None, _alias("birthday", "birthdate", "dob")]
+    city: str | None
+    state: str | None
+    postal_code: PostalCode
+    country: str | None
+    address: Address | None
 
 
-class Page(_Model):
-    url: str | None = None
-    referrer: str | None = None
-    path: str | None = None
-    title: str | None = None
+@with_config(_CONFIG)
+class Page(TypedDict, total=False):
+    url: str | None
+    referrer: str | None
+    path: str | None
+    title: str | None
 
 
-class Consent(_Model):
-    category_preferences: dict[str, bool] = Field(
-        default_factory=dict, validation_alias=AliasChoices("categoryPreferences", "category_preferences")
-    )
+@with_config(_CONFIG)
+class Consent(TypedDict, total=False):
+    category_preferences: Annotated[dict[str, bool], _alias("categoryPreferences", "category_preferences")]
 
 
-class App(_Model):
-    name: str | None = None
-    version: str | None = None
-    build: str | None = None
-    namespace: str | None = None
+@with_config(_CONFIG)
+class App(TypedDict, total=False):
+    name: str | None
+    version: str | None
+    build: str | None
+    namespace: str | None
 
 
-class Device(_Model):
-    id: str | None = None
-    advertising_id: str | None = Field(
-        default=None, validation_alias=AliasChoices("advertisingId", "advertising_id")
-    )
-    ad_tracking_enabled: bool | None = Field(
-        default=None, validation_alias=AliasChoices("adTrackingEnabled", "ad_tracking_enabled")
-    )
-    manufacturer: str | None = None
-    model: str | None = None
-    type: str | None = None
+@with_config(_CONFIG)
+class Device(TypedDict, total=False):
+    id: str | None
+    advertising_id: Annotated[str | None, _alias("advertisingId", "advertising_id")]
+    ad_tracking_enabled: Annotated[bool | None, _alias("adTrackingEnabled", "ad_tracking_enabled")]
+    manufacturer: str | None
+    model: str | None
+    type: str | None
 
 
-class OS(_Model):
-    name: str | None = None
-    version: str | None = None
+@with_config(_CONFIG)
+class OS(TypedDict, total=False):
+    name: str | None
+    version: str | None
 
 
-class Screen(_Model):
-    width: int | None = None
-    height: int | None = None
-    density: float | None = None
+@with_config(_CONFIG)
+class Screen(TypedDict, total=False):
+    width: int | None
+    height: int | None
+    density: float | None
 
 
-class Network(_Model):
-    carrier: str | None = None
+@with_config(_CONFIG)
+class Network(TypedDict, total=False):
+    carrier: str | None
 
 
-class Context(_Model):
-    ip: str | None = None
-    user_agent: str | None = Field(default=None, validation_alias=AliasChoices("userAgent", "user_agent"))
-    page: Page = Field(default_factory=Page)
-    fbp: str | None = None
-    fbc: str | None = None
-    consent: Consent | None = None
-    app: App | None = None
-    device: Device | None = None
-    os: OS | None = None
-    screen: Screen | None = None
-    network: Network | None = None
-    locale: str | None = None
-    timezone: str | None = None
-    traits: Traits | None = None
-    source_id: str | None = None
+@with_config(_CONFIG)
+class Context(TypedDict, total=False):
+    ip: str | None
+    user_agent: Annotated[str | None, _alias("userAgent", "user_agent")]
+    page: Page | None
+    fbp: str | None
+    fbc: str | None
+    consent: Consent | None
+    app: App | None
+    device: Device | None
+    os: OS | None
+    screen: Screen | None
+    network: Network | None
+    locale: str | None
+    timezone: str | None
+    traits: Traits | None
+    source_id: str | None
 
 
-class Event(_Model):
-    """One Segment-spec event, enriched by the collector."""
+@with_config(_CONFIG)
+class Event(TypedDict, total=False):
+    """One Segment-spec event, enriched by the collector (only `type` is required)."""
 
-    type: EventType
-    event: str | None = None
-    message_id: str | None = Field(default=None, validation_alias=AliasChoices("messageId", "message_id"))
-    anonymous_id: str | None = Field(
-        default=None, validation_alias=AliasChoices("anonymousId", "anonymous_id")
-    )
-    user_id: str | None = Field(default=None, validation_alias=AliasChoices("userId", "user_id"))
-    timestamp: datetime | None = None
-    received_at: datetime | None = Field(
-        default=None, validation_alias=AliasChoices("receivedAt", "received_at")
-    )
-    name: str | None = None
-    properties: dict[str, Any] = Field(default_factory=dict)
-    traits: Traits | None = None
-    context: Context = Field(default_factory=Context)
+    type: Required[EventType]
+    event: str | None
+    message_id: Annotated[str | None, _alias("messageId", "message_id")]
+    anonymous_id: Annotated[str | None, _alias("anonymousId", "anonymous_id")]
+    user_id: Annotated[str | None, _alias("userId", "user_id")]
+    timestamp: datetime | None
+    received_at: Annotated[datetime | None, _alias("receivedAt", "received_at")]
+    name: str | None
+    properties: dict[str, Any]
+    traits: Traits | None
+    context: Context
 
-    @model_validator(mode="after")
-    def _track_needs_event(self) -> Event:
-        if self.type == "track" and not (self.event and self.event.strip()):
-            raise ValueError("event: required for track events")
-        return self
 
-    def user_traits(self) -> Traits:
-        """context.traits, overridden by top-level traits (identify)."""
-        base = self.context.traits or Traits()
-        return base.merged_with(self.traits)
+@cache
+def _adapter() -> TypeAdapter[Event]:
+    # Built on first use: a validator is tens of ms of schema building that an import should not pay.
+    return TypeAdapter(Event)
 
 
 class EventError(ValueError):
@@ -169,6 +159,14 @@ class EventError(ValueError):
         self.message_id = message_id
 
 
+class BodyNotJson(EventError):
+    """A message body that is not JSON at all; `detail` is the decoder's description."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"body: not valid JSON ({detail})")
+        self.detail = detail
+
+
 def _describe(error: ValidationError) -> str:
     parts = []
     for err in error.errors(include_url=False):
@@ -176,6 +174,13 @@ def _describe(error: ValidationError) -> str:
         msg = err["msg"].removeprefix("Value error, ")
         parts.append(f"{loc}: {msg}" if loc else msg)
     return "; ".join(parts)
+
+
+def _checked(event: Event) -> Event:
+    if event["type"] == "track" and not (event.get("event") or "").strip():
+        mid = event.get("message_id")
+        raise EventError("event: required for track events", mid if isinstance(mid, str) else None)
+    return event
 
 
 def parse_event(raw: object) -> Event:
@@ -186,31 +191,121 @@ def parse_event(raw: object) -> Event:
     """
     if not isinstance(raw, dict):
         raise EventError(f"event: expected a JSON object, got {type(raw).__name__}")
-    message_id = raw.get("messageId")
-    message_id = message_id if isinstance(message_id, str) else None
     try:
-        return Event.model_validate(raw)
+        return _checked(_adapter().validate_python(raw))
     except ValidationError as exc:
-        raise EventError(_describe(exc), message_id) from None
+        message_id = raw.get("messageId")
+        raise EventError(_describe(exc), message_id if isinstance(message_id, str) else None) from None
 
 
 def parse_event_json(body: str | bytes) -> Event:
     """Validate one JSON document (an SQS message body) as an event; raises EventError."""
     try:
-        # pydantic parses the JSON itself (fast path); the slow path below only explains failures
-        return Event.model_validate_json(body)
+        # pydantic-core parses the JSON itself (fast path); the slow path below only explains failures
+        return _checked(_adapter().validate_json(body))
     except ValidationError:
         pass
     try:
         raw = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise EventError(f"body: not valid JSON ({exc})") from None
+        raise BodyNotJson(str(exc)) from None
     return parse_event(raw)
 
 
+# ---- reading an event ---------------------------------------------------------------------------
+
+
+def context(event: Event) -> Context:
+    return event.get("context") or {}
+
+
+def page(event: Event) -> Page:
+    return context(event).get("page") or {}
+
+
+def properties(event: Event) -> dict[str, Any]:
+    return event.get("properties") or {}
+
+
+def page_url(event: Event) -> str | None:
+    """context.page.url; for a page call without it, properties.url (where Segment's page spec puts it)."""
+    url = page(event).get("url")
+    if url is None and event["type"] == "page":
+        candidate = properties(event).get("url")
+        url = candidate if isinstance(candidate, str) else None
+    return url
+
+
+def page_referrer(event: Event) -> str | None:
+    """context.page.referrer; for a page call without it, properties.referrer."""
+    referrer = page(event).get("referrer")
+    if referrer is None and event["type"] == "page":
+        candidate = properties(event).get("referrer")
+        referrer = candidate if isinstance(candidate, str) else None
+    return referrer
+
+
+def moment(event: Event) -> datetime | None:
+    """When the event happened: timestamp, else receivedAt; a naive time is read as UTC."""
+    when = event.get("timestamp") or event.get("received_at")
+    if when is not None and when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when
+
+
+def user_traits(event: Event) -> Traits:
+    """context.traits, overridden field by field by top-level traits (identify); addresses merge."""
+    base = context(event).get("traits") or {}
+    top = event.get("traits")
+    if not top:
+        return base
+    merged: dict[str, Any] = {**base, **{k: v for k, v in top.items() if v is not None and k != "address"}}
+    if top_address := top.get("address"):
+        address: dict[str, Any] = {**(base.get("address") or {})}
+        address.update({k: v for k, v in top_address.items() if v is not None})
+        merged["address"] = address
+    return merged  # type: ignore[return-value]
+
+
 def content_event_id(event: Event) -> str:
-    """A stable id for an event that has neither messageId nor properties.event_id."""
-    canonical = json.dumps(
-        event.model_dump(mode="json", exclude_none=True), sort_keys=True, separators=(",", ":")
-    )
+    """A stable id for an event that has neither messageId nor properties.event_id.
+
+    The canonical form is the validated event with its defaults and without nulls, so the same event
+    always gets the same id (SQS redelivery, redrive).
+    """
+    data = _adapter().dump_python(event, mode="json", exclude_none=True)
+    data.setdefault("properties", {})
+    ctx = data.setdefault("context", {})
+    ctx.setdefault("page", {})
+    if isinstance(ctx.get("consent"), dict):
+        ctx["consent"].setdefault("category_preferences", {})
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return "relay-" + hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+# ---- writing the queue body ---------------------------------------------------------------------
+
+
+def queue_body(raw: Mapping[str, Any]) -> str:
+    """The SQS message body for a Segment event: its own JSON, keys and unknown fields unchanged.
+
+    Raises EventError (naming the field) when `raw` is not a valid event, so nothing unreadable is queued.
+    """
+    parse_event(dict(raw))
+    return json.dumps(raw, ensure_ascii=False, separators=(",", ":"))
+
+
+def enriched(
+    raw: Mapping[str, Any], *, context: Mapping[str, Any] | None = None, **top: Any
+) -> dict[str, Any]:
+    """A copy of `raw` with top-level fields set where missing (messageId, receivedAt...) and `context`
+    fields set (the collector's ip, userAgent, fbp, fbc, source_id); everything else kept as sent."""
+    out = dict(raw)
+    for key, value in top.items():
+        if out.get(key) is None:
+            out[key] = value
+    if context:
+        ctx = dict(out.get("context") or {})
+        ctx.update(context)
+        out["context"] = ctx
+    return out

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from relay.normalize import hash_field, normalize_country
 
@@ -55,9 +55,10 @@ def one_or_many(values: list[str]) -> str | list[str] | None:
 
 
 def _address_value(traits: Traits, key: str) -> str | None:
-    value = getattr(traits, key)
-    if value is None and traits.address is not None:
-        value = getattr(traits.address, key)
+    fields: dict[str, Any] = traits  # type: ignore[assignment]
+    value = fields.get(key)
+    if value is None and (address := fields.get("address")):
+        value = address.get(key)
     return value if isinstance(value, str) else None
 
 
@@ -76,10 +77,16 @@ def hashed_traits(traits: Traits, *, default_country: str | None, today: date) -
     raw_country = _address_value(traits, "country")
     country = country_code(raw_country) if raw_country else None
     region = country.upper() if country else default_country
+    fields: dict[str, Any] = traits  # type: ignore[assignment]
     for key, attr in TRAIT_KEYS:
-        raw = getattr(traits, attr)
-        values = raw if isinstance(raw, list) else [raw] if raw is not None else []
-        hashed = [h for v in values if (h := hash_value(key, v, country, region, today))]
+        raw = fields.get(attr)
+        if raw is None:
+            continue
+        if isinstance(raw, str):
+            if h := hash_value(key, raw, country, region, today):
+                data[key] = h
+            continue
+        hashed = [h for v in raw if isinstance(v, str) and (h := hash_value(key, v, country, region, today))]
         if (value := one_or_many(hashed)) is not None:
             data[key] = value
     for key, attr in ADDRESS_KEYS:

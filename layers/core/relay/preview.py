@@ -2,28 +2,32 @@
 
 Input is a JSON array, one JSON object, JSON lines, or an SQS event (`{"Records": [{"body": ...}]}`,
 as in `events/`). Anything unreadable inside it is reported in `rejected`; the rest is still processed.
+JSON lines are validated straight from their bytes (no intermediate objects).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from relay.events import EventError, parse_event
+import orjson
+
+from relay.events import BodyNotJson, Event, EventError, parse_event, parse_event_json
 from relay.integrations import Integration
 from relay.outbound import Rejected, ServerEvent, Skipped
+from relay.runtime import gc_paused
 from relay.vendors import VENDORS
 
 
 @dataclass(frozen=True, slots=True)
 class Item:
-    """One decoded input element, or the reason it could not be decoded. `where` locates it."""
+    """One input element: decoded (`value`), still raw (`body`), or the reason it could not be read."""
 
     where: str
     value: object = None
+    body: bytes | None = None
     error: str | None = None
 
 
@@ -35,73 +39,107 @@ def _sqs_bodies(doc: dict[str, Any]) -> Iterator[Item]:
             yield Item(where, error=f"{where}.body: expected a string")
             continue
         try:
-            yield Item(where, json.loads(body))
-        except ValueError as exc:
+            yield Item(where, orjson.loads(body))
+        except orjson.JSONDecodeError as exc:
             yield Item(where, error=f"{where}.body: not valid JSON ({exc})")
 
 
-def read_items(text: str) -> Iterator[Item]:
-    """Split input text into decoded elements (array, single object, SQS event or JSON lines)."""
-    stripped = text.strip()
-    if not stripped:
+def read_items(data: bytes | str) -> Iterator[Item]:
+    """Split input into elements (array, single object, SQS event or JSON lines)."""
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    raw = raw.removeprefix(b"\xef\xbb\xbf").strip()
+    if not raw:
         return
     try:
-        doc = json.loads(stripped)
-    except ValueError:
-        doc = None
-        whole = False
-    else:
-        whole = True
-    if whole:
-        if isinstance(doc, list):
-            yield from (Item(f"[{i}]", value) for i, value in enumerate(doc))
-        elif isinstance(doc, dict) and isinstance(doc.get("Records"), list):
-            yield from _sqs_bodies(doc)
-        else:
-            yield Item("[0]", doc)
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        for number, line in enumerate(raw.split(b"\n"), start=1):
+            if line.strip():
+                yield Item(f"line {number}", body=line)
         return
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            yield Item(f"line {number}", json.loads(line))
-        except ValueError as exc:
-            yield Item(f"line {number}", error=f"line {number}: not valid JSON ({exc})")
+    if isinstance(doc, list):
+        yield from (Item(f"[{i}]", value) for i, value in enumerate(doc))
+    elif isinstance(doc, dict) and isinstance(doc.get("Records"), list):
+        yield from _sqs_bodies(doc)
+    else:
+        yield Item("[0]", doc)
 
 
-def preview(text: str, integration: Integration, *, now: datetime) -> dict[str, Any]:
-    """The preview document `{"requests", "rejected", "skipped"}` for the events in `text`."""
+def _event(item: Item) -> Event:
+    if item.body is None:
+        return parse_event(item.value)
+    try:
+        return parse_event_json(item.body)
+    except BodyNotJson as exc:
+        raise EventError(f"{item.where}: not valid JSON ({exc.detail})") from None
+
+
+@dataclass
+class Preview:
+    """What `relay preview` prints: the request bodies, the rejected and the skipped elements."""
+
+    requests: list[Any] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+
+    def document(self) -> dict[str, Any]:
+        """The preview document `{"requests", "rejected", "skipped"}` with decoded bodies."""
+        return {
+            "requests": [{"pixel_id": r.pixel_id, "body": orjson.loads(r.body)} for r in self.requests],
+            "rejected": self.rejected,
+            "skipped": self.skipped,
+        }
+
+    def compact_json(self) -> bytes:
+        """The document as one line of compact JSON; each body is spliced in as the bytes Meta gets."""
+        return orjson.dumps(
+            {
+                "requests": [
+                    {"pixel_id": r.pixel_id, "body": orjson.Fragment(r.body)} for r in self.requests
+                ],
+                "rejected": self.rejected,
+                "skipped": self.skipped,
+            }
+        )
+
+
+def run_preview(data: bytes | str, integration: Integration, *, now: datetime) -> Preview:
+    """Map every element of `data` for `integration` at `now` and build the request bodies."""
     vendor = VENDORS[integration.vendor]
-    rejected: list[dict[str, Any]] = []
-    skipped: list[dict[str, Any]] = []
+    result = Preview()
     mapped: list[ServerEvent] = []
-    for item in read_items(text):
-        if item.error is not None:
-            rejected.append({"messageId": None, "at": item.where, "reason": item.error})
-            continue
-        try:
-            event = parse_event(item.value)
-        except EventError as exc:
-            rejected.append({"messageId": exc.message_id, "at": item.where, "reason": exc.reason})
-            continue
-        outcome = vendor.map_event(event, integration, now=now)
-        if isinstance(outcome, Rejected):
-            rejected.append({"messageId": outcome.message_id, "at": item.where, "reason": outcome.reason})
-        elif isinstance(outcome, Skipped):
-            skipped.append(
-                {
-                    "messageId": outcome.message_id,
-                    "at": item.where,
-                    "reason": outcome.reason,
-                    "detail": outcome.detail,
-                }
-            )
-        else:
-            mapped.append(outcome)
-    requests, too_large = vendor.build_requests(mapped, integration)
-    rejected.extend({"messageId": r.message_id, "reason": r.reason} for r in too_large)
-    return {
-        "requests": [{"pixel_id": r.pixel_id, "body": r.document()} for r in requests],
-        "rejected": rejected,
-        "skipped": skipped,
-    }
+    with gc_paused():
+        for item in read_items(data):
+            if item.error is not None:
+                result.rejected.append({"messageId": None, "at": item.where, "reason": item.error})
+                continue
+            try:
+                event = _event(item)
+            except EventError as exc:
+                result.rejected.append({"messageId": exc.message_id, "at": item.where, "reason": exc.reason})
+                continue
+            outcome = vendor.map_event(event, integration, now=now)
+            if isinstance(outcome, Rejected):
+                result.rejected.append(
+                    {"messageId": outcome.message_id, "at": item.where, "reason": outcome.reason}
+                )
+            elif isinstance(outcome, Skipped):
+                result.skipped.append(
+                    {
+                        "messageId": outcome.message_id,
+                        "at": item.where,
+                        "reason": outcome.reason,
+                        "detail": outcome.detail,
+                    }
+                )
+            else:
+                mapped.append(outcome)
+        requests, too_large = vendor.build_requests(mapped, integration)
+    result.requests = requests
+    result.rejected.extend({"messageId": r.message_id, "reason": r.reason} for r in too_large)
+    return result
+
+
+def preview(data: bytes | str, integration: Integration, *, now: datetime) -> dict[str, Any]:
+    """The preview document `{"requests", "rejected", "skipped"}` for the events in `data`."""
+    return run_preview(data, integration, now=now).document()

@@ -23,13 +23,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from relay import queue
-from relay.events import EventError, parse_event_json
+from relay.events import EventError, moment, parse_event_json
 from relay.observability import logger
 from relay.queue import INTEGRATION_ID, NO_REASON, REASON, REDRIVE_COUNT, DlqReason, Entry, string_attribute
 from relay.vendors import max_event_age
@@ -253,7 +253,5 @@ def _expired(body: str, cutoff: datetime) -> bool:
         event = parse_event_json(body)
     except EventError:
         return False
-    moment = event.timestamp or event.received_at
-    if moment is None:
-        return False
-    return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)) < cutoff
+    when = moment(event)
+    return when is not None and when < cutoff

@@ -15,6 +15,7 @@ from relay.delivery.plan import plan
 from relay.delivery.send import send_all
 from relay.delivery.settle import settle
 from relay.queue import SqsRecord
+from relay.runtime import gc_paused
 
 __all__ = ["BatchOutcome", "Deps", "SqsRecord", "deliver_batch"]
 
@@ -23,7 +24,8 @@ def deliver_batch(records: Sequence[SqsRecord], deps: Deps) -> BatchOutcome:
     """Deliver one SQS batch; returns the outcome whose `response()` is the partial batch result."""
     now = deps.now()
     out = BatchOutcome()
-    planned = plan(records, deps, now)
+    with gc_paused():
+        planned = plan(records, deps, now)
     jobs = dedupe(planned, deps, out)
     results = send_all(jobs, deps, now)
     return settle(records, planned, jobs, results, deps, now, out)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from relay.delivery.model import Deps, Job, Pending, Plan
-from relay.events import Event, EventError, parse_event_json
+from relay.events import Event, EventError, context, parse_event_json
 from relay.integrations import BrokenIntegration, Integration
 from relay.ledger import ledger_key
 from relay.outbound import Rejected, Skipped
@@ -31,7 +31,7 @@ def plan(records: Sequence[SqsRecord], deps: Deps, now: datetime) -> Plan:
                 Parked(record.message_id, record.body, "malformed", None, exc.reason, record.attributes)
             )
             continue
-        source = event.context.source_id or deps.default_source
+        source = context(event).get("source_id") or deps.default_source
         if source not in per_source:
             per_source[source] = _integrations(source, deps)
         integrations = per_source[source]

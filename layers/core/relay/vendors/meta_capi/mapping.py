@@ -2,15 +2,21 @@
 
 Pure: no I/O, no clock (callers pass `now`). Pre-validation happens here because Meta rejects a whole
 request for one bad event (DESIGN §7, first bullet).
+
+An integration's mapping is compiled once into a `Plan` (its variant table with the overrides applied,
+each row's custom_data builder, consent categories, LDU fields); `map_event` then runs straight-line
+code over the plain event dict.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from relay import consent, pii
-from relay.events import Event, content_event_id
+from relay.events import Event, content_event_id, context, moment, page_referrer, page_url, properties
 from relay.outbound import Outcome, Rejected, ServerEvent, Skipped
 from relay.queue import SkipReason
 from relay.vendors.meta_capi import custom_data, user_data, variants
@@ -30,33 +36,33 @@ __all__ = [
     "scrub_url",
 ]
 
-
 _NO_META_EVENT: dict[str, tuple[SkipReason, str]] = {
     "identify": ("identify", "identify calls carry traits for later events; Meta gets no event"),
     "group": ("group", "group calls have no Meta event"),
     "alias": ("alias", "alias calls have no Meta event"),
 }
+# Compiled plans kept per integration object (delivery reuses one object per source lookup).
+PLAN_CACHE_SIZE = 256
 
 
 def event_id(event: Event) -> str:
     """properties.event_id (shared with the browser Pixel) else messageId, else a content hash."""
-    override = event.properties.get("event_id")
-    if isinstance(override, str | int) and not isinstance(override, bool) and str(override).strip():
-        return str(override).strip()
-    return event.message_id or content_event_id(event)
+    override = properties(event).get("event_id")
+    if isinstance(override, str | int) and not isinstance(override, bool) and (text := str(override).strip()):
+        return text
+    return event.get("message_id") or content_event_id(event)
 
 
 def event_time(event: Event, now: datetime) -> int | Rejected:
     """event_time in Unix seconds: timestamp, else receivedAt; future times clamp to `now`."""
-    when = event.timestamp or event.received_at
+    when = moment(event)
+    mid = event.get("message_id")
     if when is None:
-        return Rejected("timestamp: missing (neither timestamp nor receivedAt is set)", event.message_id)
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
+        return Rejected("timestamp: missing (neither timestamp nor receivedAt is set)", mid)
     if now - when > MAX_EVENT_AGE:
         return Rejected(
             f"timestamp: {when.isoformat()} is older than Meta's {MAX_EVENT_AGE.days}-day limit",
-            event.message_id,
+            mid,
             code="expired",
         )
     return min(int(when.timestamp()), int(now.timestamp()))
@@ -66,7 +72,7 @@ def _http_url(url: str | None) -> str | None:
     if not url:
         return None
     url = url.strip()
-    return url if url.lower().startswith(("https://", "http://")) else None
+    return url if url[:8].lower().startswith(("https://", "http://")) else None
 
 
 def scrub_url(url: str | None) -> str | None:
@@ -88,75 +94,147 @@ def scrub_url(url: str | None) -> str | None:
     return cleaned + hash_ + fragment
 
 
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One compiled variant row: the Meta event, its custom_data builder, whether it needs a value."""
+
+    meta_event: str
+    custom: Callable[[dict[str, Any]], dict[str, Any]]
+    requires_value: bool
+    keeps_subscription_id: bool
+
+
+class Plan:
+    """An integration's mapping, compiled: rows by spec-event key, consent, LDU, pixel."""
+
+    def __init__(self, integration: Integration) -> None:
+        config = integration.config
+        self.integration_id = integration.id
+        self.enabled = integration.enabled
+        self.pixel_id = config.pixel_id
+        self.default_country = config.default_country
+        self.categories = list(integration.consent_categories)
+        self.require_consent = integration.require_consent
+        self._variant = integration.variant
+        self._overrides = {variants.event_key(k): v for k, v in config.event_mappings.items()}
+        self._value_field = config.value_field
+        self._rows: dict[tuple[str, str], Row | None] = {}
+        self.ldu: tuple[tuple[str, Any], ...] = ()
+        if config.ldu is not None:
+            self.ldu = (
+                ("data_processing_options", ["LDU"]),
+                ("data_processing_options_country", config.ldu.country),
+                ("data_processing_options_state", config.ldu.state),
+            )
+
+    def row(self, type_: str, name: str | None) -> Row | None:
+        """The compiled row for a page/screen/track event; None when `event_mappings` drops it."""
+        key = (type_, name or "")
+        if key in self._rows:
+            return self._rows[key]
+        rule = variants.resolve(self._variant, type_, name, None)
+        spec_key = variants.event_key(type_ if type_ in variants.PAGE_KEYS else (name or ""))
+        if spec_key in self._overrides:
+            target = self._overrides[spec_key]
+            rule = None if target is None else variants.rule_for_meta_event(target.strip(), self._variant)
+        row = None
+        if rule is not None:
+            row = Row(
+                rule.meta_event,
+                custom_data.compile_rule(rule, self._value_field),
+                rule.requires_value,
+                "subscription_id" in rule.fields,
+            )
+        if len(self._rows) < variants.MAX_CACHED_NAMES:
+            self._rows[key] = row
+        return row
+
+
+_plans: dict[int, tuple[Integration, Plan]] = {}
+
+
+def plan_for(integration: Integration) -> Plan:
+    """The compiled plan of `integration` (cached for the object; a changed integration is a new object)."""
+    hit = _plans.get(id(integration))
+    if hit is not None and hit[0] is integration:
+        return hit[1]
+    if len(_plans) >= PLAN_CACHE_SIZE:
+        _plans.clear()
+    compiled = Plan(integration)
+    _plans[id(integration)] = (integration, compiled)
+    return compiled
+
+
+def clear_plans() -> None:
+    _plans.clear()
+
+
 def map_event(event: Event, integration: Integration, *, now: datetime) -> Outcome:
     """Map `event` for `integration` at time `now` (timezone-aware); never raises for bad event data."""
-    mid = event.message_id
-    if not integration.enabled:
-        return Skipped("disabled", f"integration {integration.id} is disabled", mid)
-    if (no_event := _NO_META_EVENT.get(event.type)) is not None:
+    plan = plan_for(integration)
+    mid = event.get("message_id")
+    if not plan.enabled:
+        return Skipped("disabled", f"integration {plan.integration_id} is disabled", mid)
+    type_ = event["type"]
+    if (no_event := _NO_META_EVENT.get(type_)) is not None:
         return Skipped(*no_event, mid)
-    prefs = event.context.consent.category_preferences if event.context.consent else None
-    if not consent.allows(prefs, integration.consent_categories, require_consent=integration.require_consent):
-        needed = ", ".join(integration.consent_categories) or "a consent object"
+    ctx = context(event)
+    consent_info = ctx.get("consent")
+    prefs = consent_info.get("category_preferences", {}) if consent_info is not None else None
+    if not consent.allows(prefs, plan.categories, require_consent=plan.require_consent):
+        needed = ", ".join(plan.categories) or "a consent object"
         return Skipped("consent", f"needs consent for: {needed}", mid)
-    config = integration.config
-    rule = variants.resolve(integration.variant, event.type, event.event, config.event_mappings)
-    if rule is None:
-        return Skipped("mapping", f"{event.event or event.type!r} is mapped to null in event_mappings", mid)
+    row = plan.row(type_, event.get("event"))
+    if row is None:
+        name = event.get("event") or type_
+        return Skipped("mapping", f"{name!r} is mapped to null in event_mappings", mid)
     seconds = event_time(event, now)
     if isinstance(seconds, Rejected):
         return seconds
-    when = datetime.fromtimestamp(seconds, UTC)
-    is_app = event.context.app is not None
+    is_app = ctx.get("app") is not None
+    props = properties(event)
     try:
-        custom = custom_data.build(rule, event.properties, config.value_field)
+        custom = row.custom(props)
         users = user_data.build(
-            event,
-            default_country=config.default_country,
-            event_ms=seconds * 1000,
-            today=now.date(),
-            app=is_app,
+            event, default_country=plan.default_country, event_ms=seconds * 1000, today=now.date(), app=is_app
         )
-        app_data = user_data.app_data(event, when) if is_app else None
+        app_data = user_data.app_data(event, datetime.fromtimestamp(seconds, UTC)) if is_app else None
     except ValueError as exc:  # MappingError included: the message names the field
         return Rejected(str(exc), mid)
-    if "subscription_id" in rule.fields and (sub := event.properties.get("subscription_id")) is not None:
+    if row.keeps_subscription_id and (sub := props.get("subscription_id")) is not None:
         users["subscription_id"] = str(sub)
 
     payload: dict[str, Any] = {
-        "event_name": rule.meta_event,
+        "event_name": row.meta_event,
         "event_time": seconds,
         "event_id": event_id(event),
     }
     if is_app:
         payload["action_source"] = "app"
     else:
-        url = scrub_url(event.context.page.url)
+        url = scrub_url(page_url(event))
         if url is None:
             return Rejected("context.page.url: an absolute http(s) URL is required for website events", mid)
         if "client_user_agent" not in users:
             return Rejected("context.userAgent: required for website events", mid)
         payload["event_source_url"] = url
-        if (referrer := scrub_url(event.context.page.referrer)) is not None:
+        if (referrer := scrub_url(page_referrer(event))) is not None:
             payload["referrer_url"] = referrer
         payload["action_source"] = "website"
     if user_data.insufficient(users):
         keys = ", ".join(sorted(users)) or "none"
         return Rejected(f"user_data: insufficient customer information (only {keys})", mid)
-    if rule.requires_value:
+    if row.requires_value:
         if "value" not in custom:
             return Rejected(
-                f"properties.total: {rule.meta_event} needs a value (total, revenue, value or prices)", mid
+                f"properties.total: {row.meta_event} needs a value (total, revenue, value or prices)", mid
             )
         if "currency" not in custom:
-            return Rejected(f"properties.currency: required for {rule.meta_event}", mid)
+            return Rejected(f"properties.currency: required for {row.meta_event}", mid)
     payload["user_data"] = users
     if custom:
         payload["custom_data"] = custom
     if app_data is not None:
         payload["app_data"] = app_data
-    if config.ldu is not None:
-        payload["data_processing_options"] = ["LDU"]
-        payload["data_processing_options_country"] = config.ldu.country
-        payload["data_processing_options_state"] = config.ldu.state
-    return ServerEvent(config.pixel_id, rule.meta_event, payload["event_id"], seconds, mid, payload)
+    payload.update(plan.ldu)
+    return ServerEvent(plan.pixel_id, row.meta_event, payload["event_id"], seconds, mid, payload)

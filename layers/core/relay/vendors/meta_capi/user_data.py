@@ -1,8 +1,8 @@
 """user_data and app_data from the event envelope (DESIGN §3, §6).
 
-Personal values are normalised and hashed here and nowhere else; the raw values never leave this
-module's return values. Identifiers Meta wants in clear (IP, user agent, fbp, fbc, subscription_id,
-anon_id, madid) are validated, not hashed.
+Personal values are normalised and hashed (relay.hashing) and never leave this module's return values
+in clear. Identifiers Meta wants in clear (IP, user agent, fbp, fbc, subscription_id, anon_id, madid)
+are validated, not hashed.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from relay import hashing, identity
-from relay.events import Event
+from relay.events import Event, context, page_url, user_traits
 
 # Meta's "invalid alone" combinations (best-practices page): user_data made only of one of these
 # sets, or a subset, is rejected with code 100 / subcode 2804050.
@@ -35,11 +35,16 @@ def clear_caches() -> None:
 
 
 @lru_cache(maxsize=IP_CACHE_SIZE)
-def _ip(value: str | None) -> str | None:
-    if not value:
+def _ip(value: str) -> str | None:
+    text = value.strip()
+    parts = text.split(".")
+    # Dotted-quad fast path, exactly as ipaddress reads it (no leading zeros, 0..255): already canonical.
+    if len(parts) == 4 and all(p.isascii() and p.isdigit() and len(p) <= 3 for p in parts):
+        if all((len(p) == 1 or p[0] != "0") and int(p) <= 255 for p in parts):
+            return text
         return None
     try:
-        return str(ipaddress.ip_address(value.strip()))
+        return str(ipaddress.ip_address(text))
     except ValueError:
         return None
 
@@ -48,33 +53,35 @@ def build(
     event: Event, *, default_country: str | None, event_ms: int, today: date, app: bool
 ) -> dict[str, Any]:
     """user_data for `event`: hashed match keys, external_id, IP, user agent, fbp / fbc (app: anon_id, madid)."""
-    traits = event.user_traits()
-    ctx = event.context
+    ctx = context(event)
     data: dict[str, Any] = {}
-    if (ip := _ip(ctx.ip)) is not None:
+    if (ip := ctx.get("ip")) and (ip := _ip(ip)) is not None:
         data["client_ip_address"] = ip
-    if ctx.user_agent and ctx.user_agent.strip():
-        data["client_user_agent"] = ctx.user_agent.strip()
-    if (fbp := identity.valid_cookie(ctx.fbp)) is not None:
+    if (agent := ctx.get("user_agent")) and (agent := agent.strip()):
+        data["client_user_agent"] = agent
+    if (fbp := identity.valid_cookie(ctx.get("fbp"))) is not None:
         data["fbp"] = fbp
-    if (fbc := identity.resolve_fbc(ctx.fbc, ctx.page.url, event_ms)) is not None:
+    if (fbc := identity.resolve_fbc(ctx.get("fbc"), page_url(event), event_ms)) is not None:
         data["fbc"] = fbc
-    ids = [v for v in (event.anonymous_id, event.user_id) if v is not None]
-    if (external := hashing.external_ids(ids, today)) is not None:
+    anonymous_id, user_id = event.get("anonymous_id"), event.get("user_id")
+    ids = [v for v in (anonymous_id, user_id) if v is not None]
+    if ids and (external := hashing.external_ids(ids, today)) is not None:
         data["external_id"] = external
-    data.update(hashing.hashed_traits(traits, default_country=default_country, today=today))
+    traits = user_traits(event)
+    if traits:
+        data.update(hashing.hashed_traits(traits, default_country=default_country, today=today))
     if app:
-        if event.anonymous_id:
-            data["anon_id"] = event.anonymous_id
-        device = ctx.device
-        if device and device.advertising_id and device.ad_tracking_enabled is not False:
-            data["madid"] = device.advertising_id
+        if anonymous_id:
+            data["anon_id"] = anonymous_id
+        device = ctx.get("device") or {}
+        if device.get("advertising_id") and device.get("ad_tracking_enabled") is not False:
+            data["madid"] = device["advertising_id"]
     return data
 
 
 def insufficient(user_data: dict[str, Any]) -> bool:
     """True when Meta would reject user_data as "insufficient customer information"."""
-    keys = set(user_data)
+    keys = user_data.keys()
     return not keys or any(keys <= combo for combo in INSUFFICIENT_COMBINATIONS)
 
 
@@ -96,37 +103,37 @@ def app_data(event: Event, when: datetime) -> dict[str, Any]:
 
     Raises ValueError naming `context.os.name` when the platform is neither iOS nor Android.
     """
-    ctx = event.context
-    os_name = (ctx.os.name if ctx.os else None) or (ctx.device.type if ctx.device else None) or ""
-    platform = os_name.strip().lower()
+    ctx = context(event)
+    os_info, device = ctx.get("os") or {}, ctx.get("device") or {}
+    app, screen, network = ctx.get("app") or {}, ctx.get("screen") or {}, ctx.get("network") or {}
+    platform = (os_info.get("name") or device.get("type") or "").strip().lower()
     if platform in ("ios", "ipados", "iphone os"):
         version = "i2"
     elif platform == "android":
         version = "a2"
     else:
         raise ValueError("context.os.name: app events need 'iOS' or 'Android'")
-    if not (ctx.os and ctx.os.version):
+    if not os_info.get("version"):
         raise ValueError("context.os.version: required for app events (extinfo slot 4)")
-    app, device, screen = ctx.app, ctx.device, ctx.screen
     extinfo = [
         version,
-        _text(app.namespace if app else None),
-        _text(app.version if app else None),
-        _text(app.build if app else None),
-        _text(ctx.os.version if ctx.os else None),
-        _text(device.model if device else None),
-        _text(ctx.locale),
-        _tz_abbreviation(ctx.timezone, when),
-        _text(ctx.network.carrier if ctx.network else None),
-        _text(screen.width if screen else None),
-        _text(screen.height if screen else None),
-        _text(screen.density if screen else None),
+        _text(app.get("namespace")),
+        _text(app.get("version")),
+        _text(app.get("build")),
+        _text(os_info.get("version")),
+        _text(device.get("model")),
+        _text(ctx.get("locale")),
+        _tz_abbreviation(ctx.get("timezone"), when),
+        _text(network.get("carrier")),
+        _text(screen.get("width")),
+        _text(screen.get("height")),
+        _text(screen.get("density")),
         "",
         "",
         "",
-        _text(ctx.timezone),
+        _text(ctx.get("timezone")),
     ]
-    tracking = bool(device and device.ad_tracking_enabled)
+    tracking = bool(device.get("ad_tracking_enabled"))
     return {
         "advertiser_tracking_enabled": tracking,
         "application_tracking_enabled": tracking,

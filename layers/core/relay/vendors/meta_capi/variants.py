@@ -125,6 +125,8 @@ _EXTRA: Final[dict[str, dict[str, Rule]]] = {
 
 TRAVEL_FIELDS: Final = frozenset(_TRAVEL.split())
 PAGE_KEYS: Final = ("page", "screen")
+# Distinct spec-event names a compiled plan remembers (custom events can have any name).
+MAX_CACHED_NAMES = 4096
 
 
 @lru_cache(maxsize=4096)
@@ -147,7 +149,8 @@ def variant_rows(variant: str) -> dict[str, Rule]:
     return _TABLES[variant]
 
 
-def _rule_for_meta_event(meta_event: str, variant: str) -> Rule:
+def rule_for_meta_event(meta_event: str, variant: str) -> Rule:
+    """The variant's row for a Meta event name (an `event_mappings` target); other names pass through."""
     for rule in (*_TABLES[variant].values(), PAGE_VIEW):
         if rule.meta_event == meta_event:
             return rule
@@ -172,7 +175,7 @@ def resolve(
     key = event_key(spec)
     for source, target in (overrides or {}).items():
         if event_key(source) == key:
-            return None if target is None else _rule_for_meta_event(target.strip(), variant)
+            return None if target is None else rule_for_meta_event(target.strip(), variant)
     if type_ in PAGE_KEYS:
         return PAGE_VIEW
     rule = _TABLES[variant].get(key)
