@@ -425,3 +425,18 @@ def test_identify_and_disabled_are_skipped_with_reasons():
     assert a.reason == "identify"
     assert isinstance(b, Skipped)
     assert b.reason == "disabled"
+
+
+def test_a_fragment_holding_personal_data_is_dropped_from_the_url():
+    # GIVEN URLs whose fragment carries part of an e-mail address, a personal key, or nothing personal
+    # WHEN scrubbed / THEN personal fragments go, the rest of the URL (and a harmless fragment) stays
+    assert scrub_url("https://a.example/?email=jo#@A1000.COM&x=1") == "https://a.example/"
+    assert scrub_url("https://a.example/p#phone=123") == "https://a.example/p"
+    assert scrub_url("https://a.example/p?x=1#top") == "https://a.example/p?x=1#top"
+
+
+def test_a_query_written_inside_the_fragment_is_scrubbed_too():
+    # GIVEN a single-page-app URL whose route carries a query after the "#"
+    # WHEN scrubbed / THEN the personal parameter does not survive in the fragment
+    assert scrub_url("https://a.example/#/thanks?email=x%40y.co") == "https://a.example/"
+    assert scrub_url("https://a.example/#/thanks?first_name=Jo") == "https://a.example/"

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections import Counter
 from typing import Any
 
+import pytest
 from aws_lambda_powertools import Metrics
 
 from relay.delivery import BatchOutcome
 from relay.delivery.report import report
+from tests.support import ROOT
 
 
 class _Logger:
@@ -61,3 +67,53 @@ def test_report_publishes_counts_coverage_and_warns_on_version_and_auth(monkeypa
     dimensioned = capsys.readouterr().out
     assert '"reason":"consent"' in dimensioned
     assert '"DeadLetteredByReason":[1.0]' in dimensioned
+
+
+_PROBE = """
+import importlib.util, json, os, sys
+spec = importlib.util.spec_from_file_location("app", "functions/redrive/app.py")
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+imported = "aws_xray_sdk" in sys.modules or "aws_lambda_powertools" in sys.modules
+from relay.observability import lambda_handler
+
+@lambda_handler
+def handler(event, context):
+    return {"ok": True}
+
+class Context:
+    function_name = "f"; function_version = "1"; memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:f"; aws_request_id = "r"
+    def get_remaining_time_in_millis(self): return 1000
+
+answer = handler({}, Context())
+print(json.dumps({"at_import": imported, "xray": "aws_xray_sdk" in sys.modules, "answer": answer}))
+"""
+
+
+@pytest.mark.parametrize(("disabled", "xray"), [("true", False), ("false", True)])
+def test_the_handler_import_builds_nothing_and_tracing_is_imported_only_when_on(disabled, xray):
+    # GIVEN a fresh interpreter inside "Lambda", tracing off or on
+    env = {
+        **os.environ,
+        "PYTHONPATH": "layers/core",
+        "AWS_LAMBDA_FUNCTION_NAME": "f",
+        "POWERTOOLS_TRACE_DISABLED": disabled,
+        "POWERTOOLS_SERVICE_NAME": "relay",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+    }
+    # WHEN the handler module is imported and a handler wrapped by lambda_handler is invoked
+    proc = subprocess.run(
+        [sys.executable, "-c", _PROBE],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    # THEN importing loaded neither Powertools nor X-Ray; the X-Ray SDK came only with tracing on
+    assert result["at_import"] is False
+    assert result["xray"] is xray
+    assert result["answer"] == {"ok": True}

@@ -228,21 +228,24 @@ def properties(event: Event) -> dict[str, Any]:
 
 
 def page_url(event: Event) -> str | None:
-    """context.page.url; for a page call without it, properties.url (where Segment's page spec puts it)."""
-    url = page(event).get("url")
-    if url is None and event["type"] == "page":
-        candidate = properties(event).get("url")
-        url = candidate if isinstance(candidate, str) else None
-    return url
+    """context.page.url; for a page call without one, properties.url (where Segment's page spec puts it)."""
+    return _page_field(event, "url")
 
 
 def page_referrer(event: Event) -> str | None:
-    """context.page.referrer; for a page call without it, properties.referrer."""
-    referrer = page(event).get("referrer")
-    if referrer is None and event["type"] == "page":
-        candidate = properties(event).get("referrer")
-        referrer = candidate if isinstance(candidate, str) else None
-    return referrer
+    """context.page.referrer; for a page call without one, properties.referrer."""
+    return _page_field(event, "referrer")
+
+
+def _page_field(event: Event, key: Literal["url", "referrer"]) -> str | None:
+    from_context = page(event).get(key)
+    if from_context is not None and from_context.strip():
+        return from_context
+    if event["type"] == "page":  # a track's properties.url is something else (a product's page, say)
+        value = properties(event).get(key)
+        if isinstance(value, str) and value.strip():
+            return value
+    return None
 
 
 def moment(event: Event) -> datetime | None:

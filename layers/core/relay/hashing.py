@@ -6,6 +6,7 @@ external_id); values are normalised (relay.normalize) then SHA-256 hex. Raw valu
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -31,10 +32,43 @@ ADDRESS_KEYS = (("ct", "city"), ("st", "state"), ("zp", "postal_code"))
 Hashed = dict[str, str | list[str]]
 
 
+# Keys whose normalised form depends on the value alone: memoised on the value alone.
+_VALUE_ONLY = ("em", "fn", "ln", "ge", "ct", "country", "external_id")
+_NO_DAY = date.min  # `today` matters only for db
+
+
+def _by_value(key: str) -> Callable[[str], str | None]:
+    return lru_cache(maxsize=HASH_CACHE_SIZE)(lambda value: hash_field(key, value, today=_NO_DAY))
+
+
+_HASH_BY_VALUE: dict[str, Callable[[str], str | None]] = {key: _by_value(key) for key in _VALUE_ONLY}
+
+
 @lru_cache(maxsize=HASH_CACHE_SIZE)
+def _phone(value: str, region: str | None) -> str | None:
+    return hash_field("ph", value, region=region, today=_NO_DAY)
+
+
+@lru_cache(maxsize=HASH_CACHE_SIZE)
+def _placed(key: str, value: str, country: str | None) -> str | None:
+    return hash_field(key, value, country=country, today=_NO_DAY)
+
+
+@lru_cache(maxsize=HASH_CACHE_SIZE)
+def _birthday(value: str, today: date) -> str | None:
+    return hash_field("db", value, today=today)
+
+
 def hash_value(key: str, value: str, country: str | None, region: str | None, today: date) -> str | None:
-    """Memoised `relay.normalize.hash_field`."""
-    return hash_field(key, value, country=country, region=region, today=today)
+    """Memoised `relay.normalize.hash_field`, each key cached on only what its rule reads."""
+    by_value = _HASH_BY_VALUE.get(key)
+    if by_value is not None:
+        return by_value(value)
+    if key == "ph":
+        return _phone(value, region)
+    if key == "db":
+        return _birthday(value, today)
+    return _placed(key, value, country)
 
 
 country_code = lru_cache(maxsize=1024)(normalize_country)
@@ -42,8 +76,8 @@ country_code = lru_cache(maxsize=1024)(normalize_country)
 
 def clear_caches() -> None:
     """Forget memoised hashes (benchmarks measure cold caches)."""
-    hash_value.cache_clear()
-    country_code.cache_clear()
+    for cached in (*_HASH_BY_VALUE.values(), _phone, _placed, _birthday, country_code):
+        cached.cache_clear()  # type: ignore[attr-defined]
 
 
 def one_or_many(values: list[str]) -> str | list[str] | None:
@@ -62,9 +96,12 @@ def _address_value(traits: Traits, key: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def external_ids(ids: list[str], today: date) -> str | list[str] | None:
+def external_ids(ids: list[str]) -> str | list[str] | None:
     """external_id: the hashes of the given ids (anonymous id, user id), one or many."""
-    return one_or_many([h for v in ids if (h := hash_value("external_id", v, None, None, today)) is not None])
+    hashed = _HASH_BY_VALUE["external_id"]
+    if len(ids) == 1:
+        return hashed(ids[0])
+    return one_or_many([h for v in ids if (h := hashed(v)) is not None])
 
 
 def hashed_traits(traits: Traits, *, default_country: str | None, today: date) -> Hashed:

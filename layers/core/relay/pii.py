@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from functools import lru_cache
 
 # Keys that carry personal data; compared after lower-casing and removing everything but letters.
 PERSONAL_KEYS = frozenset(
@@ -55,10 +56,14 @@ PERSONAL_KEYS = frozenset(
 _EMAIL_LIKE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _NOT_LETTERS = re.compile(r"[^a-z]")
 IPV4_PREFIX = 24
+# Property and query keys repeat across events: their verdicts are memoised.
+PERSONAL_KEY_CACHE = 4096
 IPV6_PREFIX = 48
 
 
+@lru_cache(maxsize=PERSONAL_KEY_CACHE)
 def is_personal_key(key: str) -> bool:
+    """True when a property or query key names personal data (`Customer-Email`, `billing_phone`...)."""
     return _NOT_LETTERS.sub("", key.lower()) in PERSONAL_KEYS
 
 

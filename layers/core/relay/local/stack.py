@@ -243,13 +243,21 @@ class LocalStack:
             release(self.sqs, queue_url, [m["ReceiptHandle"] for m in messages if m["MessageId"] in failed])
 
     def pump(
-        self, bodies: list[str], queue_url: str, deps: Deps, totals: Totals, *, window: int | None = None
+        self,
+        bodies: list[str],
+        queue_url: str,
+        deps: Deps,
+        totals: Totals,
+        *,
+        window: int | None = None,
+        batch_size: int | None = None,
     ) -> None:
-        """Enqueue and drain `bodies` in windows of one batch: moto scans a whole queue per receive."""
-        step = window or self.batch_size
+        """Enqueue and drain `bodies` in windows of one batch: moto's SQS scans the whole queue on every
+        send and receive, so a window bounds that work (batches stay the template's size)."""
+        step = window or batch_size or self.batch_size
         for i in range(0, len(bodies), step):
             totals.accepted += self.enqueue(bodies[i : i + step], queue_url)
-            self.drain(queue_url, deps, totals)
+            self.drain(queue_url, deps, totals, batch_size=batch_size)
 
     def receive_records(self, queue_url: str, max_messages: int = RECEIVE_MAX) -> list[SqsRecord]:
         """One ReceiveMessage, as delivery sees it (Lambda's record shape, receive counts included)."""

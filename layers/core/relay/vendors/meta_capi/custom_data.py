@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import cache, lru_cache
 from typing import Any
@@ -40,7 +41,7 @@ _TEXT_FIELDS = (
 )
 
 Number = int | float | Decimal
-Pairs = list[tuple[str, dict[str, Any]]]
+Pairs = list[tuple[int | None, dict[str, Any]]]
 Builder = Callable[[dict[str, Any]], dict[str, Any]]
 
 
@@ -64,10 +65,16 @@ def currency(props: dict[str, Any]) -> str | None:
     raw = props.get("currency")
     if raw is None or raw == "":
         return None
-    code = raw.strip().upper() if isinstance(raw, str) else None
-    if code is None or not _CURRENCY.match(code) or code not in _iso_currencies():
+    code = _currency_code(raw) if isinstance(raw, str) else None
+    if code is None:
         raise MappingError("properties.currency", "not an ISO-4217 currency code")
     return code
+
+
+@lru_cache(maxsize=256)
+def _currency_code(raw: str) -> str | None:
+    code = raw.strip().upper()
+    return code if _CURRENCY.match(code) and code in _iso_currencies() else None
 
 
 def number(value: object, field: str) -> Number | None:
@@ -132,6 +139,9 @@ def emit(value: Number) -> int | float:
 
 
 def _product_id(product: dict[str, Any]) -> str | None:
+    first = product.get("product_id")
+    if type(first) is str and (text := first.strip()):
+        return text
     for key in ("product_id", "sku", "id"):
         value = product.get(key)
         if value is None or isinstance(value, bool):
@@ -144,31 +154,48 @@ def _product_id(product: dict[str, Any]) -> str | None:
 
 
 def products(props: dict[str, Any], rule: Rule) -> Pairs:
-    """(path, product) pairs: properties.products[], or the event's own properties for single-product events."""
+    """(index, product) pairs: properties.products[], or (None, the event's own properties) for
+    single-product events. The index names the product in errors (`properties.products[1].price`)."""
     items = props.get("products")
     if items is None:
         if rule.value_rule is ValueRule.LINE or _product_id(props) is not None:
-            return [("properties", props)]
+            return [(None, props)]
         return []
     if not isinstance(items, list):
         raise MappingError("properties.products", "expected a list")
-    pairs = []
     for i, item in enumerate(items):
         if not isinstance(item, dict):
             raise MappingError(f"properties.products[{i}]", "expected an object")
-        pairs.append((f"properties.products[{i}]", item))
-    return pairs
+    return list(enumerate(items))
+
+
+def _path(index: int | None, leaf: str) -> str:
+    return f"properties.{leaf}" if index is None else f"properties.products[{index}].{leaf}"
+
+
+def _quantity_of(index: int | None, product: dict[str, Any]) -> int:
+    raw = product.get("quantity")
+    if type(raw) is int and raw >= 0:  # the common case, without building the field's path
+        return raw
+    return quantity(raw, _path(index, "quantity"))
+
+
+def _price_of(index: int | None, product: dict[str, Any]) -> Number | None:
+    raw = product.get("price")
+    if (type(raw) is float and math.isfinite(raw)) or type(raw) is int:
+        return raw
+    return number(raw, _path(index, "price"))
 
 
 def contents(pairs: Pairs) -> list[dict[str, Any]]:
     """Meta `contents`: {id, quantity, item_price?} per product that has an id."""
     result = []
-    for path, product in pairs:
+    for index, product in pairs:
         pid = _product_id(product)
         if pid is None:
             continue
-        entry: dict[str, Any] = {"id": pid, "quantity": quantity(product.get("quantity"), f"{path}.quantity")}
-        price = number(product.get("price"), f"{path}.price")
+        entry: dict[str, Any] = {"id": pid, "quantity": _quantity_of(index, product)}
+        price = _price_of(index, product)
         if price is not None:
             entry["item_price"] = emit(price)
         result.append(entry)
@@ -177,10 +204,10 @@ def contents(pairs: Pairs) -> list[dict[str, Any]]:
 
 def _line_total(pairs: Pairs) -> Number | None:
     lines: list[tuple[Number, int]] = []
-    for path, product in pairs:
-        price = number(product.get("price"), f"{path}.price")
+    for index, product in pairs:
+        price = _price_of(index, product)
         if price is not None:
-            lines.append((price, quantity(product.get("quantity"), f"{path}.quantity")))
+            lines.append((price, _quantity_of(index, product)))
     if not lines:
         return None
     if all(type(price) is int for price, _ in lines):
@@ -199,7 +226,11 @@ def value(props: dict[str, Any], rule: Rule, pairs: Pairs, value_field: str | No
         if line is not None:
             return line
     for key in (value_field,) if value_field else ORDER_VALUE_FIELDS:
-        amount = number(props.get(key), f"properties.{key}")
+        raw = props.get(key)
+        if raw is None:
+            continue
+        fast = type(raw) is int or (type(raw) is float and math.isfinite(raw))
+        amount = raw if fast else number(raw, f"properties.{key}")
         if amount is not None:
             return amount
     return _line_total(pairs)
@@ -236,61 +267,106 @@ def build(rule: Rule, props: dict[str, Any], value_field: str | None) -> dict[st
     return compile_rule(rule, value_field)(props)
 
 
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """What one row builds, decided once: each flag is a field of DESIGN §5's table for that row."""
+
+    rule: Rule
+    value_field: str | None
+    need_pairs: bool
+    need_items: bool
+    currency: bool
+    value: bool
+    order_id: bool
+    booking_id: bool
+    content_ids: bool
+    contents: bool
+    num_items: bool
+    list_contents: bool
+    predicted_ltv: bool
+    fixed_type: str | None
+    free_type: bool
+    types_without_items: bool
+    texts: tuple[tuple[str, str], ...]
+    travel: tuple[str, ...]
+
+
 @lru_cache(maxsize=COMPILED_RULES)
 def compile_rule(rule: Rule, value_field: str | None) -> Builder:
     """The custom_data builder of one variant row: the fields, their order and their sources fixed once."""
     if rule.passthrough:
         return passthrough
     f = rule.fields
-    need_pairs = bool(f & _PRODUCT_FIELDS)
-    need_items = bool(f & _CONTENT_FIELDS)
-    want = {name: name in f for name in ("currency", "value", "order_id", "booking_id", "content_ids")}
-    want |= {name: name in f for name in ("contents", "num_items", "list_contents", "predicted_ltv")}
-    fixed_type = rule.content_type
-    free_type = "content_type" in f
-    texts = tuple((key, source) for key, source in _TEXT_FIELDS if key in f)
-    travel = tuple(sorted(f & TRAVEL_FIELDS))
-    types_without_items = fixed_type is not None and "contents" not in f
+    shape = _Shape(
+        rule=rule,
+        value_field=value_field,
+        need_pairs=bool(f & _PRODUCT_FIELDS),
+        need_items=bool(f & _CONTENT_FIELDS),
+        currency="currency" in f,
+        value="value" in f,
+        order_id="order_id" in f,
+        booking_id="booking_id" in f,
+        content_ids="content_ids" in f,
+        contents="contents" in f,
+        num_items="num_items" in f,
+        list_contents="list_contents" in f,
+        predicted_ltv="predicted_ltv" in f,
+        fixed_type=rule.content_type,
+        free_type="content_type" in f,
+        types_without_items=rule.content_type is not None and "contents" not in f,
+        texts=tuple((key, source) for key, source in _TEXT_FIELDS if key in f),
+        travel=tuple(sorted(f & TRAVEL_FIELDS)),
+    )
+    return lambda props: _build(shape, props)
 
-    def custom(props: dict[str, Any]) -> dict[str, Any]:
-        pairs = products(props, rule) if need_pairs else []
-        data: dict[str, Any] = {}
-        if want["currency"] and (code := currency(props)) is not None:
-            data["currency"] = code
-        if want["value"] and (amount := value(props, rule, pairs, value_field)) is not None:
-            data["value"] = emit(amount)
-        if want["order_id"] and (order_id := _text(props, "order_id")):
-            data["order_id"] = order_id
-        if want["booking_id"] and (order_id := _text(props, "order_id") or _text(props, "booking_id")):
-            data["order_id"] = order_id
-        items = contents(pairs) if need_items else []
-        if want["content_ids"] and items:
-            data["content_ids"] = [item["id"] for item in items]
-        if fixed_type is not None and (items or types_without_items):
-            data["content_type"] = fixed_type
-        elif free_type and (content_type := _text(props, "content_type")):
-            data["content_type"] = content_type
-        if want["contents"] and items:
-            data["contents"] = items
-        if want["num_items"] and items:
-            data["num_items"] = sum(item["quantity"] for item in items)
-        if want["list_contents"]:
-            data.update(_list_contents(pairs, props))
-        for key, source in texts:
-            if text := _text(props, source) or _text(props, key):
-                data[key] = text
-        if (
-            want["predicted_ltv"]
-            and (ltv := number(props.get("predicted_ltv"), "properties.predicted_ltv")) is not None
-        ):
-            data["predicted_ltv"] = emit(ltv)
-        for key in travel:
-            raw = props.get(key)
-            if raw is not None and raw != "" and _scalar(raw):
-                data[key] = raw
-        return data
 
-    return custom
+def _build(shape: _Shape, props: dict[str, Any]) -> dict[str, Any]:
+    pairs = products(props, shape.rule) if shape.need_pairs else []
+    data: dict[str, Any] = {}
+    _money_and_order(shape, props, pairs, data)
+    items = contents(pairs) if shape.need_items else []
+    _catalogue(shape, props, items, data)
+    if shape.list_contents:
+        data.update(_list_contents(pairs, props))
+    for key, source in shape.texts:
+        if text := _text(props, source) or _text(props, key):
+            data[key] = text
+    if (
+        shape.predicted_ltv
+        and (ltv := number(props.get("predicted_ltv"), "properties.predicted_ltv")) is not None
+    ):
+        data["predicted_ltv"] = emit(ltv)
+    for key in shape.travel:
+        raw = props.get(key)
+        if raw is not None and raw != "" and _scalar(raw):
+            data[key] = raw
+    return data
+
+
+def _money_and_order(shape: _Shape, props: dict[str, Any], pairs: Pairs, data: dict[str, Any]) -> None:
+    if shape.currency and (code := currency(props)) is not None:
+        data["currency"] = code
+    if shape.value and (amount := value(props, shape.rule, pairs, shape.value_field)) is not None:
+        data["value"] = emit(amount)
+    if shape.order_id and (order_id := _text(props, "order_id")):
+        data["order_id"] = order_id
+    if shape.booking_id and (order_id := _text(props, "order_id") or _text(props, "booking_id")):
+        data["order_id"] = order_id
+
+
+def _catalogue(
+    shape: _Shape, props: dict[str, Any], items: list[dict[str, Any]], data: dict[str, Any]
+) -> None:
+    if shape.content_ids and items:
+        data["content_ids"] = [item["id"] for item in items]
+    if shape.fixed_type is not None and (items or shape.types_without_items):
+        data["content_type"] = shape.fixed_type
+    elif shape.free_type and (content_type := _text(props, "content_type")):
+        data["content_type"] = content_type
+    if shape.contents and items:
+        data["contents"] = items
+    if shape.num_items and items:
+        data["num_items"] = sum(item["quantity"] for item in items)
 
 
 def _list_contents(pairs: Pairs, props: dict[str, Any]) -> dict[str, Any]:

@@ -78,20 +78,26 @@ def _http_url(url: str | None) -> str | None:
 def scrub_url(url: str | None) -> str | None:
     """An absolute http(s) URL with query parameters that carry personal data removed.
 
-    The remaining query is kept byte for byte (fbclid's case and encoding must not change).
+    The remaining query is kept byte for byte (fbclid's case and encoding must not change). A fragment
+    is kept unless it holds personal data (an `@`, or a personal `key=value` part): then it is dropped.
     """
     url = _http_url(url)
-    if url is None or "?" not in url:
+    if url is None or ("?" not in url and "#" not in url):
         return url
-    base, _, rest = url.partition("?")
-    query, hash_, fragment = rest.partition("#")
-    kept = []
-    for part in query.split("&"):
-        key, _, val = part.partition("=")
-        if not pii.is_personal(key, val.replace("%40", "@")):
-            kept.append(part)
+    rest, hash_, fragment = url.partition("#")
+    base, question, query = rest.partition("?")
+    kept = [part for part in query.split("&") if not _personal_part(part)] if question else []
     cleaned = base + ("?" + "&".join(kept) if any(kept) else "")
+    if hash_ and (
+        "@" in fragment or "%40" in fragment or any(_personal_part(p) for p in fragment.replace("?", "&").split("&"))
+    ):
+        return cleaned
     return cleaned + hash_ + fragment
+
+
+def _personal_part(part: str) -> bool:
+    key, _, val = part.partition("=")
+    return pii.is_personal(key, val.replace("%40", "@"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,28 +215,13 @@ def map_event(event: Event, integration: Integration, *, now: datetime) -> Outco
         "event_time": seconds,
         "event_id": event_id(event),
     }
-    if is_app:
-        payload["action_source"] = "app"
-    else:
-        url = scrub_url(page_url(event))
-        if url is None:
-            return Rejected("context.page.url: an absolute http(s) URL is required for website events", mid)
-        if "client_user_agent" not in users:
-            return Rejected("context.userAgent: required for website events", mid)
-        payload["event_source_url"] = url
-        if (referrer := scrub_url(page_referrer(event))) is not None:
-            payload["referrer_url"] = referrer
-        payload["action_source"] = "website"
-    if user_data.insufficient(users):
-        keys = ", ".join(sorted(users)) or "none"
-        return Rejected(f"user_data: insufficient customer information (only {keys})", mid)
-    if row.requires_value:
-        if "value" not in custom:
-            return Rejected(
-                f"properties.total: {row.meta_event} needs a value (total, revenue, value or prices)", mid
-            )
-        if "currency" not in custom:
-            return Rejected(f"properties.currency: required for {row.meta_event}", mid)
+    problem = _source_fields(event, is_app, users, payload)
+    if problem is None and user_data.insufficient(users):
+        problem = f"user_data: insufficient customer information (only {', '.join(sorted(users)) or 'none'})"
+    if problem is None:
+        problem = _value_problem(row, custom)
+    if problem is not None:
+        return Rejected(problem, mid)
     payload["user_data"] = users
     if custom:
         payload["custom_data"] = custom
@@ -238,3 +229,33 @@ def map_event(event: Event, integration: Integration, *, now: datetime) -> Outco
         payload["app_data"] = app_data
     payload.update(plan.ldu)
     return ServerEvent(plan.pixel_id, row.meta_event, payload["event_id"], seconds, mid, payload)
+
+
+def _source_fields(event: Event, is_app: bool, users: dict[str, Any], payload: dict[str, Any]) -> str | None:
+    """Adds action_source (and the website's URLs); returns what is missing for a website event."""
+    if is_app:
+        payload["action_source"] = "app"
+        return None
+    url = scrub_url(page_url(event))
+    if url is None:
+        return (
+            "context.page.url: an absolute http(s) URL is required for website events"
+            " (page calls may send it as properties.url)"
+        )
+    if "client_user_agent" not in users:
+        return "context.userAgent: required for website events"
+    payload["event_source_url"] = url
+    if (referrer := scrub_url(page_referrer(event))) is not None:
+        payload["referrer_url"] = referrer
+    payload["action_source"] = "website"
+    return None
+
+
+def _value_problem(row: Row, custom: dict[str, Any]) -> str | None:
+    if not row.requires_value:
+        return None
+    if "value" not in custom:
+        return f"properties.total: {row.meta_event} needs a value (total, revenue, value or prices)"
+    if "currency" not in custom:
+        return f"properties.currency: required for {row.meta_event}"
+    return None

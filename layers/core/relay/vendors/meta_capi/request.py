@@ -12,14 +12,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from pydantic_core import to_json
 
 from relay.outbound import Rejected, ServerEvent
 from relay.vendors.meta_capi.limits import DEFAULT_API_VERSION, MAX_EVENTS_PER_REQUEST, MAX_REQUEST_BYTES
 
-# pydantic-core's serialiser: compact UTF-8 JSON, byte-identical to json.dumps(ensure_ascii=False,
-# separators=(",", ":")) for our payloads, about twice as fast.
-_dumps = to_json
+
+def _dumps(value: object) -> bytes:
+    """Compact UTF-8 JSON (orjson, the fastest); pydantic-core's serialiser, byte-identical for our
+    payloads, takes what orjson refuses (integers beyond 64 bits)."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return to_json(value)
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,7 +65,7 @@ def build(
         data["fbc"] = fbc
     anonymous_id, user_id = event.get("anonymous_id"), event.get("user_id")
     ids = [v for v in (anonymous_id, user_id) if v is not None]
-    if ids and (external := hashing.external_ids(ids, today)) is not None:
+    if ids and (external := hashing.external_ids(ids)) is not None:
         data["external_id"] = external
     traits = user_traits(event)
     if traits:
