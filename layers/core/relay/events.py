@@ -159,6 +159,23 @@ class Event(_Model):
         base = self.context.traits or Traits()
         return base.merged_with(self.traits)
 
+    def page_url(self) -> str | None:
+        """The page's URL: context.page.url, else (page calls) properties.url, where Segment's page spec puts it."""
+        return self._page_field(self.context.page.url, "url")
+
+    def page_referrer(self) -> str | None:
+        """The page's referrer: context.page.referrer, else (page calls) properties.referrer."""
+        return self._page_field(self.context.page.referrer, "referrer")
+
+    def _page_field(self, from_context: str | None, key: str) -> str | None:
+        if from_context is not None and from_context.strip():
+            return from_context
+        if self.type == "page":  # track properties.url is something else (e.g. a product's URL)
+            value = self.properties.get(key)
+            if isinstance(value, str) and value.strip():
+                return value
+        return None
+
 
 class EventError(ValueError):
     """An input event that cannot be read; `reason` names the offending field."""

@@ -152,13 +152,17 @@ def map_event(event: Event, integration: Integration, *, now: datetime) -> Outco
     if is_app:
         payload["action_source"] = "app"
     else:
-        url = scrub_url(event.context.page.url)
+        url = scrub_url(event.page_url())
         if url is None:
-            return Rejected("context.page.url: an absolute http(s) URL is required for website events", mid)
+            return Rejected(
+                "context.page.url: an absolute http(s) URL is required for website events"
+                " (page calls may send it as properties.url)",
+                mid,
+            )
         if "client_user_agent" not in users:
             return Rejected("context.userAgent: required for website events", mid)
         payload["event_source_url"] = url
-        if (referrer := scrub_url(event.context.page.referrer)) is not None:
+        if (referrer := scrub_url(event.page_referrer())) is not None:
             payload["referrer_url"] = referrer
         payload["action_source"] = "website"
     if user_data.insufficient(users):

@@ -91,7 +91,7 @@ def build(
         data["client_user_agent"] = ctx.user_agent.strip()
     if (fbp := identity.valid_cookie(ctx.fbp)) is not None:
         data["fbp"] = fbp
-    if (fbc := identity.resolve_fbc(ctx.fbc, ctx.page.url, event_ms)) is not None:
+    if (fbc := identity.resolve_fbc(ctx.fbc, event.page_url(), event_ms)) is not None:
         data["fbc"] = fbc
     ids = [v for v in (event.anonymous_id, event.user_id) if v is not None]
     external = [h for v in ids if (h := _hash("external_id", v, None, None, today)) is not None]
