@@ -206,6 +206,40 @@ def test_normalize_phone(value, region, expected):
     assert result == expected
 
 
+@pytest.mark.parametrize(
+    ("value", "region", "expected"),
+    [
+        ("+001 (616) 954-78 88", None, "16169547888"),
+        ("+001 (616) 954-78 88", "US", "16169547888"),
+        ("+00 44 7700 900123", None, "447700900123"),
+        ("+ 00 1 650 555 1212", None, "16505551212"),
+        ("+0044 20 7946 0958", None, "442079460958"),
+        ("+011 44 20 7946 0958", None, "442079460958"),
+        ("+011 44 20 7946 0958", "US", "442079460958"),
+        ("+0011 61 2 9876 5432", None, "61298765432"),
+        ("+0011 1 650 555 1212", "AU", "16505551212"),
+        ("+00 44 (0)20 7946 0958", None, "442079460958"),  # exit prefix, then the trunk "(0)"
+        ("00 00 44 20 7946 0958", None, "442079460958"),
+        # the user's region reads its own exit prefix first (Hong Kong dials 001, Japan 010)
+        ("+001 44 20 7946 0958", "HK", "442079460958"),
+        ("+010 81 3 1234 5678", "JP", "81312345678"),
+        # outside the set {00, 011, 0011}, or nothing sensible after it: dropped
+        ("+001 44 20 7946 0958", None, None),
+        ("+010 81 3 1234 5678", None, None),
+        ("+0 44 20 7946 0958", None, None),
+        ("+01 650 555 1212", None, None),
+        ("+00011 44 20 7946 0958", None, None),
+        ("+00", None, None),
+    ],
+)
+def test_normalize_phone_removes_an_international_prefix_after_the_plus(value, region, expected):
+    # GIVEN a number with an exit prefix typed after "+" (or none), and the user's region
+    # WHEN normalised
+    result = normalize_phone(value, region)
+    # THEN "+00", "+011" and "+0011" are removed like a leading 00 when the plain reading finds nothing
+    assert result == expected
+
+
 def test_normalize_phone_without_region_needs_a_valid_international_reading():
     # GIVEN a US national number but no region (the caller knows neither the user's nor a default country)
     # WHEN normalised

@@ -45,6 +45,9 @@ ROWS: list[Row] = [
     Row("ph", "+1 650-555-1212 ext. 99", "16505551212"),
     Row("ph", "+1.650.555.1212", "16505551212"),
     Row("ph", "＋１ ６５０ ５５５ １２１２", "16505551212"),
+    Row("ph", "+001 (616) 954-78 88", "16169547888"),
+    Row("ph", "+011 44 20 7946 0958", "442079460958"),
+    Row("ph", "+0011 61 2 9876 5432", "61298765432"),
     Row("ph", "abc", None),
     Row("ph", "12345", None),
     Row("fn", "Mary", "mary"),
@@ -105,6 +108,8 @@ DELIBERATE_DIFFERENCES: dict[tuple[str, str], str] = {
     ("ph", "+1 650-555-1212 ext. 99"): "SDK raises on extensions; Relay drops the extension",
     ("ph", "+1.650.555.1212"): "SDK raises on dots; Relay ignores punctuation",
     ("ph", "＋１ ６５０ ５５５ １２１２"): "SDK raises on full-width '+'/digits; Relay applies NFKC",
+    ("ph", "+011 44 20 7946 0958"): "SDK strips only 0-2 zeros, keeping the 11 of a +011 exit prefix",
+    ("ph", "+0011 61 2 9876 5432"): "SDK strips only 0-2 zeros, keeping the 11 of a +0011 exit prefix",
     ("fn", NFD_VALERY): "SDK skips NFC, so decomposed input hashes differently from the doc's valéry",
     ("fn", "Mary-Jane"): "SDK keeps punctuation in names; docs say no punctuation",
     ("fn", "Jean Luc"): (

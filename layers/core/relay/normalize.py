@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import calendar
 import datetime
+import enum
 import hashlib
 import math
 import re
 import unicodedata
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
+from typing import Literal
 
 import phonenumbers
 import pycountry
+from phonenumbers.phonemetadata import PhoneMetadata
 
 HASHED_KEYS: frozenset[str] = frozenset(
     {"em", "ph", "fn", "ln", "db", "ge", "ct", "st", "zp", "country", "external_id"}
@@ -25,6 +29,12 @@ HASHED_KEYS: frozenset[str] = frozenset(
 _SHA256_RE = re.compile(r"[0-9a-fA-F]{64}")
 _EMAIL_RE = re.compile(r"[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)+")
 _TRUNK_ZERO_RE = re.compile(r"^\+\s*(\d{1,3})[\s.\-]*\(\s*0\s*\)")
+# An international (exit) prefix typed after the "+": "+00 1 ...", "+011 44 ...", "+0011 61 ...". Country
+# codes never start with 0, so "+0" is always such a slip. 0011 is tried before 00 (see docs/normalization.md).
+_DOUBLE_PREFIX_RE = re.compile(r"\+\s*(?:0011|011|00)")
+# Fast path shape: "+", then ASCII digits and ordinary punctuation only.
+_FAST_PHONE_RE = re.compile(r"\+[0-9 .\-()/]+")
+_FAST_PHONE_DROP = b"+ .-()/"
 _ZIP_PLUS4_RE = re.compile(r"\d{5}\s*-\s*\d{4}")
 _ISO_DATE_RE = re.compile(
     r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})"
@@ -83,9 +93,31 @@ def normalize_email(value: str) -> str | None:
 
 def normalize_phone(value: str, region: str | None = None) -> str | None:
     """E.164 digits without "+" (e.g. "16505551212"), parsed with ``region`` as default region; else None."""
+    return _normalize_phone(value, region, fast=True)
+
+
+def _normalize_phone(value: str, region: str | None, *, fast: bool) -> str | None:
+    """normalize_phone; ``fast=False`` skips the fast path (the reference the property tests compare with)."""
     text = _nfkc(value).strip()
     if text.startswith("00"):
         text = "+" + text[2:]
+    digits = _e164(text, region, fast)
+    if digits is None and (prefix := _DOUBLE_PREFIX_RE.match(text)):
+        # "+001 616 ...": read as if the exit prefix had not been typed. Only after the plain reading failed,
+        # so a region whose own exit prefix libphonenumber recognises after "+" keeps that reading.
+        digits = _e164("+" + text[prefix.end() :], region, fast)
+    return digits
+
+
+def _e164(text: str, region: str | None, fast: bool) -> str | None:
+    if fast:
+        digits = _fast_e164(text)
+        if digits is not _FALLBACK:
+            return digits
+    return _libphonenumber_e164(text, region)
+
+
+def _libphonenumber_e164(text: str, region: str | None) -> str | None:
     text = _TRUNK_ZERO_RE.sub(r"+\1", text)
     attempts: list[tuple[str, str | None, bool]] = [(text, None, False)]  # has "+": region is ignored
     if region and region.strip():
@@ -111,6 +143,128 @@ def _possible_e164(text: str, region: str | None, strict: bool = False) -> str |
     except Exception:  # phonenumbers may raise on arbitrary input; our contract is "never raises"
         return None
     return digits if digits.isascii() and digits.isdigit() else None
+
+
+# --- phone fast path --------------------------------------------------------------------------------------
+# For "+CC..." written with ASCII digits and ordinary punctuation, the steps phonenumbers.parse +
+# is_possible_number + format_number(E164) take are replayed on libphonenumber's own metadata, with the
+# regular expressions compiled once per country calling code. Anything else, or any shape where parse's
+# answer would depend on the default region, falls back to the full libphonenumber path. The property test
+# tests/unit/test_phone_fast_path.py proves the two give identical results for every country calling code.
+
+
+class _Fallback(enum.Enum):
+    FALLBACK = enum.auto()
+
+
+_FALLBACK: Literal[_Fallback.FALLBACK] = _Fallback.FALLBACK
+_MAX_INPUT_LENGTH = 250  # phonenumbers.parse refuses longer strings
+_MIN_NSN, _MAX_NSN = 2, 17  # libphonenumber's national significant number bounds
+_MAX_CC_DIGITS = 3
+# _test_number_length outcomes, as libphonenumber's ValidationResult names them
+_POSSIBLE, _LOCAL_ONLY, _TOO_SHORT, _TOO_LONG, _INVALID_LENGTH = range(5)
+
+
+@dataclass(frozen=True, slots=True)
+class _CallingCodePlan:
+    """One country calling code's metadata, precompiled for the fast path."""
+
+    national_prefix: re.Pattern[str] | None  # national_prefix_for_parsing
+    transform: str | None  # national_prefix_transform_rule
+    general: re.Pattern[str] | None  # general_desc.national_number_pattern
+    lengths: tuple[int, ...]  # general_desc.possible_length, in metadata order
+    local_only: frozenset[int]  # general_desc.possible_length_local_only
+
+    def length_result(self, length: int) -> int:
+        """libphonenumber's _test_number_length(number, metadata) for the general description."""
+        if length in self.local_only:
+            return _LOCAL_ONLY
+        first = self.lengths[0]
+        if first == length:
+            return _POSSIBLE
+        if first > length:
+            return _TOO_SHORT
+        if self.lengths[-1] < length:
+            return _TOO_LONG
+        return _POSSIBLE if length in self.lengths[1:] else _INVALID_LENGTH
+
+    def national_number(self, digits: str) -> str:
+        """``digits`` after the national-prefix stripping parse applies to a number with a country code."""
+        prefix = self.national_prefix
+        match = prefix.match(digits) if prefix is not None else None
+        if prefix is None or match is None:
+            return digits
+        general = self.general
+        viable = general is not None and general.fullmatch(digits) is not None
+        if self.transform and match.groups()[-1] is not None:
+            candidate = prefix.sub(self.transform, digits, count=1)
+        else:
+            candidate = digits[match.end() :]
+        if viable and (general is None or general.fullmatch(candidate) is None):
+            return digits  # the original was a viable number and the stripped one is not
+        if self.length_result(len(candidate)) in (_TOO_SHORT, _LOCAL_ONLY, _INVALID_LENGTH):
+            return digits  # too short to be a possible number once stripped: keep the prefix
+        return candidate
+
+
+@cache
+def _calling_codes() -> dict[str, int]:
+    return {str(code): code for code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE}
+
+
+@cache
+def _calling_code_plan(code: int) -> _CallingCodePlan | None:
+    """The plan for ``code``, or None when its metadata has a shape the fast path does not replay."""
+    region = phonenumbers.region_code_for_country_code(code)
+    metadata = PhoneMetadata.metadata_for_region_or_calling_code(code, region)
+    if metadata is None or metadata.general_desc is None or not metadata.general_desc.possible_length:
+        return None
+    desc = metadata.general_desc
+    national_prefix = metadata.national_prefix_for_parsing
+    prefix = re.compile(national_prefix) if national_prefix else None
+    transform = metadata.national_prefix_transform_rule or None
+    if prefix is not None and transform is not None and prefix.groups == 0:
+        return None  # libphonenumber would fail on such metadata; let it
+    pattern = desc.national_number_pattern
+    return _CallingCodePlan(
+        national_prefix=prefix,
+        transform=transform,
+        general=re.compile(pattern) if pattern else None,
+        lengths=tuple(desc.possible_length),
+        local_only=frozenset(desc.possible_length_local_only),
+    )
+
+
+def _fast_e164(text: str) -> str | Literal[_Fallback.FALLBACK] | None:
+    """E.164 digits for a plain "+CC..." number, None when libphonenumber would refuse it, or _FALLBACK."""
+    if len(text) > _MAX_INPUT_LENGTH or _FAST_PHONE_RE.fullmatch(text) is None:
+        return _FALLBACK
+    if "(" in text and _TRUNK_ZERO_RE.match(text):
+        return _FALLBACK  # the trunk "(0)" form: the full path rewrites it first
+    digits = text.encode("ascii").translate(None, _FAST_PHONE_DROP).decode("ascii")  # the shape is ASCII
+    if len(digits) <= _MIN_NSN:
+        return None  # parse: not a viable number / too short after the "+"
+    if digits[0] == "0":
+        return _FALLBACK  # parse retries without the "+", reading the default region's exit prefix
+    codes = _calling_codes()
+    for size in range(1, _MAX_CC_DIGITS + 1):
+        code = codes.get(digits[:size])
+        if code is not None:
+            break
+    else:
+        return _FALLBACK  # unknown calling code: parse retries with the default region
+    national = digits[size:]
+    if len(national) < _MIN_NSN:
+        return None
+    plan = _calling_code_plan(code)
+    if plan is None:
+        return _FALLBACK
+    national = plan.national_number(national)
+    if not _MIN_NSN <= len(national) <= _MAX_NSN:
+        return None
+    if plan.length_result(len(national)) not in (_POSSIBLE, _LOCAL_ONLY):
+        return None  # is_possible_number
+    return digits[:size] + national
 
 
 def normalize_name(value: str) -> str | None:
