@@ -334,6 +334,61 @@ def test_normalize_state(value, country, expected):
     assert result == expected
 
 
+AP_STATES = {
+    "Ala.": "al", "Ariz.": "az", "Ark.": "ar", "Calif.": "ca", "Colo.": "co", "Conn.": "ct", "Del.": "de",
+    "D.C.": "dc", "Fla.": "fl", "Ga.": "ga", "Ill.": "il", "Ind.": "in", "Kan.": "ks", "Ky.": "ky", "La.": "la",
+    "Md.": "md", "Mass.": "ma", "Mich.": "mi", "Minn.": "mn", "Miss.": "ms", "Mo.": "mo", "Mont.": "mt",
+    "Neb.": "ne", "Nev.": "nv", "N.H.": "nh", "N.J.": "nj", "N.M.": "nm", "N.Y.": "ny", "N.C.": "nc",
+    "N.D.": "nd", "Okla.": "ok", "Ore.": "or", "Pa.": "pa", "R.I.": "ri", "S.C.": "sc", "S.D.": "sd",
+    "Tenn.": "tn", "Vt.": "vt", "Va.": "va", "Wash.": "wa", "W.Va.": "wv", "Wis.": "wi", "Wyo.": "wy",
+}  # fmt: skip
+OTHER_US_ABBREVIATIONS = {
+    "Alas.": "ak", "Cal.": "ca", "Ida.": "id", "Kans.": "ks", "Nebr.": "ne", "N. Dak.": "nd", "S. Dak.": "sd",
+    "Oreg.": "or", "Penn.": "pa", "Penna.": "pa", "Tex.": "tx", "Wisc.": "wi", "W. Va.": "wv", "P.R.": "pr",
+}  # fmt: skip
+CANADIAN_PRESS = {
+    "Alta.": "ab", "B.C.": "bc", "Man.": "mb", "N.B.": "nb", "N.L.": "nl", "Nfld.": "nl", "Nfld. and Lab.": "nl",
+    "N.S.": "ns", "N.W.T.": "nt", "Ont.": "on", "P.E.I.": "pe", "Que.": "qc", "Qué.": "qc", "Sask.": "sk",
+    "Y.T.": "yt", "P.Q.": "qc", "Yuk.": "yt", "Nvt.": "nu", "Newfoundland": "nl",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("value", "expected"), [*AP_STATES.items(), *OTHER_US_ABBREVIATIONS.items()])
+def test_us_state_abbreviations_map_to_the_code(value, expected):
+    # GIVEN an AP-style (or other common) US state abbreviation
+    # WHEN normalised with country us, with no country, and upper-cased without dots
+    # THEN it is the 2-letter code each time
+    assert normalize_state(value, "us") == expected
+    assert normalize_state(value, None) == expected
+    assert normalize_state(value.replace(".", "").upper(), "US") == expected
+
+
+@pytest.mark.parametrize(("value", "expected"), CANADIAN_PRESS.items())
+def test_canadian_province_abbreviations_map_to_the_code(value, expected):
+    # GIVEN a Canadian Press (or other common) province / territory abbreviation
+    # WHEN normalised with country ca and with no country
+    # THEN it is the 2-letter code
+    assert normalize_state(value, "ca") == expected
+    assert normalize_state(value, None) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "country", "expected"),
+    [
+        ("Calif.", "ca", "calif"),  # a US abbreviation is not a Canadian province
+        ("Ont.", "us", "ont"),
+        ("Fla.", "de", "fla"),  # other countries: the full name rule, letters only
+        ("Mass", "us", "ma"),
+        ("  wisc. ", "us", "wi"),
+    ],
+)
+def test_state_abbreviations_only_apply_in_their_country(value, country, expected):
+    # GIVEN an abbreviation and a user country
+    # WHEN normalised
+    # THEN it maps only for its own country (or no country)
+    assert normalize_state(value, country) == expected
+
+
 @pytest.mark.parametrize(
     ("value", "country", "expected"),
     [

@@ -54,6 +54,33 @@ _COUNTRY_ALIASES: dict[str, str] = {
     "swaziland": "sz", "burma": "mm", "palestine": "ps", "vatican": "va",
 }  # fmt: skip
 _STATE_COUNTRIES = ("us", "ca")
+# Written abbreviations -> code, matched like names (case, dots and spaces ignored: "N. Dak." is "ndak").
+# US: the AP Stylebook list, then other common forms (GPO and traditional: Calif./Cal., Penn./Penna.,
+# Wisc., Tex., ...). Canada: Canadian Press style (Alta., B.C., Man., Nfld., Ont., P.E.I., Que., Sask., ...).
+_STATE_ABBREVIATIONS: dict[str, dict[str, str]] = {
+    "us": {
+        # AP Stylebook
+        "Ala.": "al", "Ariz.": "az", "Ark.": "ar", "Calif.": "ca", "Colo.": "co", "Conn.": "ct",
+        "Del.": "de", "D.C.": "dc", "Fla.": "fl", "Ga.": "ga", "Ill.": "il", "Ind.": "in", "Kan.": "ks",
+        "Ky.": "ky", "La.": "la", "Md.": "md", "Mass.": "ma", "Mich.": "mi", "Minn.": "mn", "Miss.": "ms",
+        "Mo.": "mo", "Mont.": "mt", "Neb.": "ne", "Nev.": "nv", "N.H.": "nh", "N.J.": "nj", "N.M.": "nm",
+        "N.Y.": "ny", "N.C.": "nc", "N.D.": "nd", "Okla.": "ok", "Ore.": "or", "Pa.": "pa", "R.I.": "ri",
+        "S.C.": "sc", "S.D.": "sd", "Tenn.": "tn", "Vt.": "vt", "Va.": "va", "Wash.": "wa", "W.Va.": "wv",
+        "Wis.": "wi", "Wyo.": "wy",
+        # other common forms
+        "Alas.": "ak", "Cal.": "ca", "Ida.": "id", "Kans.": "ks", "Nebr.": "ne", "N. Dak.": "nd",
+        "S. Dak.": "sd", "Oreg.": "or", "Penn.": "pa", "Penna.": "pa", "Tex.": "tx", "Wisc.": "wi",
+        "P.R.": "pr",
+    },
+    "ca": {
+        # Canadian Press
+        "Alta.": "ab", "B.C.": "bc", "Man.": "mb", "N.B.": "nb", "N.L.": "nl", "Nfld.": "nl",
+        "Nfld. and Lab.": "nl", "N.S.": "ns", "N.W.T.": "nt", "Ont.": "on", "P.E.I.": "pe", "Que.": "qc",
+        "Sask.": "sk", "Y.T.": "yt",
+        # other common forms
+        "Newfoundland": "nl", "P.Q.": "qc", "Yuk.": "yt", "Nvt.": "nu",
+    },
+}  # fmt: skip
 _US_NON_STATES = frozenset({"US-AS", "US-GU", "US-MP", "US-UM", "US-VI"})  # outlying areas other than PR
 
 
@@ -287,11 +314,13 @@ def _state_table(country: str) -> dict[str, str]:
         code = sub.code.split("-", 1)[1].lower()
         table[code] = code
         table[_fold_key(sub.name)] = code
+    for abbreviation, code in _STATE_ABBREVIATIONS.get(country, {}).items():
+        table.setdefault(_fold_key(abbreviation), code)
     return table
 
 
 def normalize_state(value: str, country: str | None = None) -> str | None:
-    """st: US/CA (or no country) names or codes -> 2-letter code; otherwise the full name, letters only."""
+    """st: US/CA (or no country) names, codes or abbreviations -> 2-letter code; else the full name, letters only."""
     country = country.strip().lower() if country else None
     if country is None or country in _STATE_COUNTRIES:
         key = _fold_key(_nfc(value))
