@@ -495,6 +495,92 @@ def test_normalize_country(value, expected):
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
+        # inverted pycountry names, read naturally
+        ("Democratic Republic of the Congo", "cd"),
+        ("The Democratic Republic of the Congo", "cd"),
+        ("Congo, The Democratic Republic of the", "cd"),
+        ("Micronesia", "fm"),
+        ("Federated States of Micronesia", "fm"),
+        ("Republic of Korea", "kr"),
+        ("Korea, Republic of", "kr"),
+        ("South Korea", "kr"),
+        ("Democratic People's Republic of Korea", "kp"),
+        ("Islamic Republic of Iran", "ir"),
+        ("Republic of Moldova", "md"),
+        ("United Republic of Tanzania", "tz"),
+        ("Plurinational State of Bolivia", "bo"),
+        ("Bolivarian Republic of Venezuela", "ve"),
+        ("State of Palestine", "ps"),
+        ("British Virgin Islands", "vg"),
+        ("U.S. Virgin Islands", "vi"),
+        ("Virgin Islands of the United States", "vi"),
+        ("Bonaire", "bq"),
+        ("Saint Helena", "sh"),
+        # names without their parenthesis
+        ("Holy See", "va"),
+        ("Falkland Islands", "fk"),
+        ("Cocos Islands", "cc"),
+        ("Saint Martin", "mf"),
+        ("Sint Maarten", "sx"),
+        # ISO 3166-3 historic names with one current successor
+        ("Zaire", "cd"),
+        ("Republic of Zaire", "cd"),
+        ("East Timor", "tl"),
+        ("Dahomey", "bj"),
+        ("Upper Volta", "bf"),
+        ("Southern Rhodesia", "zw"),
+        ("New Hebrides", "vu"),
+        ("German Democratic Republic", "de"),
+        ("Metropolitan France", "fr"),
+        ("Byelorussian SSR Soviet Socialist Republic", "by"),
+        ("People's Democratic Republic of Yemen", "ye"),
+        ("Socialist Republic of the Union of Burma", "mm"),
+        # a leading "The"
+        ("The Netherlands", "nl"),
+        ("the Bahamas", "bs"),
+        ("THE GAMBIA", "gm"),
+        ("The", None),
+    ],
+)
+def test_normalize_country_knows_every_pycountry_name(value, expected):
+    # GIVEN a name pycountry knows in some form (inverted, with a parenthesis, historic)
+    # WHEN normalised
+    # THEN it is the alpha-2 code of the one country it names
+    assert normalize_country(value) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Virgin Islands",  # British (vg) or U.S. (vi)
+        "USSR",  # divided: no single successor
+        "Union of Soviet Socialist Republics",
+        "Czechoslovakia",
+        "Yugoslavia",
+        "Serbia and Montenegro",
+        "Netherlands Antilles",
+        "Gilbert and Ellice Islands",
+        "Neutral Zone",
+        "French part",
+    ],
+)
+def test_ambiguous_country_names_map_to_nothing(value):
+    # GIVEN a name that could be more than one current country
+    # WHEN normalised
+    # THEN it maps to nothing rather than to a wrong country
+    assert normalize_country(value) is None
+
+
+def test_congo_and_korea_keep_their_existing_readings():
+    # GIVEN the two short names that are also the head of another country's inverted name
+    # WHEN normalised
+    # THEN pycountry's own name (Congo = cg) and Relay's alias (Korea = kr) win over the derived reading
+    assert (normalize_country("Congo"), normalize_country("Korea")) == ("cg", "kr")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
         ("1997-02-16", "19970216"),
         ("1997-2-16", "19970216"),
         ("1997-02-16T00:00:00.000Z", "19970216"),

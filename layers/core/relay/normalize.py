@@ -344,6 +344,13 @@ def normalize_zip(value: str, country: str | None = None) -> str | None:
 
 @cache
 def _country_table() -> dict[str, str]:
+    """Folded name -> alpha-2: pycountry's codes and names, our aliases, then unambiguous derived names.
+
+    Derived names (see _country_name_variants) are those of current countries and of ISO 3166-3 historic
+    countries with a single current successor. A derived name claimed by two countries ("Virgin Islands",
+    from "Virgin Islands, British" and "Virgin Islands, U.S.") maps to nothing; a code, name or alias that
+    already exists keeps its country.
+    """
     table: dict[str, str] = {}
     for country in pycountry.countries:
         code = country.alpha_2.lower()
@@ -353,13 +360,76 @@ def _country_table() -> dict[str, str]:
                 table.setdefault(_fold_key(name), code)
     for alias, code in _COUNTRY_ALIASES.items():
         table.setdefault(_fold_key(alias), code)
+    derived: dict[str, set[str]] = {}
+    named: list[tuple[str, str]] = [
+        (name, country.alpha_2.lower())
+        for country in pycountry.countries
+        for attr in ("name", "official_name", "common_name")
+        if (name := getattr(country, attr, None))
+    ]
+    current = {country.alpha_2 for country in pycountry.countries}
+    named.extend(
+        (historic.name, successor)
+        for historic in pycountry.historic_countries
+        if (successor := _historic_successor(historic.alpha_4, historic.alpha_2, current)) is not None
+    )
+    for name, code in named:
+        for variant in _country_name_variants(name):
+            if key := _fold_key(variant):
+                derived.setdefault(key, set()).add(code)
+    for key, codes in derived.items():
+        if len(codes) == 1 and key not in table:
+            table[key] = next(iter(codes))
     return table
 
 
+def _historic_successor(alpha_4: str, alpha_2: str, current: set[str]) -> str | None:
+    """The one current alpha-2 an ISO 3166-3 code was merged or renamed into ("ZRCD" -> "cd"), else None.
+
+    The last two letters of the 4-letter code name the successor; "AA" means the code itself lived on
+    ("BYAA": Byelorussian SSR -> BY); "HH" (divided) or a successor that is itself withdrawn gives None.
+    """
+    successor = alpha_2 if alpha_4[2:] == "AA" else alpha_4[2:]
+    return successor.lower() if successor in current else None
+
+
+def _country_name_variants(name: str) -> list[str]:
+    """Natural readings of a pycountry name: its inverted form, the part before the comma, no parentheses.
+
+    "Congo, The Democratic Republic of the" -> "The Democratic Republic of the Congo", "Democratic Republic
+    of the Congo", "Congo"; "Virgin Islands, British" -> "British Virgin Islands", "Virgin Islands";
+    "Holy See (Vatican City State)" -> "Holy See"; "the State of Palestine" -> "State of Palestine".
+    """
+    variants = [name]
+    base = re.sub(r"\s*\([^)]*\)", "", name).strip()
+    if base != name:
+        variants.append(base)
+    parts = [part.strip() for part in base.split(",")]
+    if len(parts) >= 2 and all(parts):
+        head, tail = parts[0], parts[-1]
+        variants.append(head)
+        if tail.lower().endswith((" of", " of the")) or (len(parts) == 2 and " " not in tail):
+            # "Korea, Republic of" -> "Republic of Korea"; "Virgin Islands, U.S." -> "U.S. Virgin Islands".
+            # Other tails are lists ("Bonaire, Sint Eustatius and Saba"): no inverted reading.
+            variants.append(f"{tail} {head}")
+    variants += [variant[4:] for variant in variants if variant.lower().startswith("the ")]
+    return variants
+
+
 def normalize_country(value: str) -> str | None:
-    """ISO 3166-1 alpha-2 lower-case from a code (alpha-2/3), name or common alias; None when unknown."""
-    key = _fold_key(_nfc(value))
-    return _country_table().get(key) if key else None
+    """ISO 3166-1 alpha-2 lower-case from a code (alpha-2/3), name or common alias; None when unknown.
+
+    A leading "The" is ignored when the name is not known with it ("The Netherlands" -> "nl").
+    """
+    text = _nfc(value).strip()
+    table = _country_table()
+    key = _fold_key(text)
+    if not key:
+        return None
+    code = table.get(key)
+    if code is None and text[:4].casefold() == "the " and (rest := _fold_key(text[4:])):
+        code = table.get(rest)
+    return code
 
 
 @cache
