@@ -8,6 +8,7 @@ import unicodedata
 import pytest
 
 from relay.normalize import (
+    _GENDERS,
     HASHED_KEYS,
     hash_field,
     is_hashed,
@@ -657,6 +658,13 @@ def test_normalize_birthday_accepts_a_datetime_as_today():
         ("x", None),
         ("unknown", None),
         ("", None),
+        ("Mr", "m"),
+        ("MRS", "f"),
+        (" she ", "f"),
+        ("He", "m"),
+        ("Ma'am", "f"),
+        ("Mr.", None),  # the parameter builder trims and lower-cases only
+        ("non-binary", None),
     ],
 )
 def test_normalize_gender(value, expected):
@@ -770,3 +778,37 @@ def test_hash_field_hashes_the_normalised_value():
     result = hash_field("st", "California", country="us", today=TODAY)
     # THEN the hash is of the 2-letter code
     assert result == "6959097001d10501ac7d54c0bdb8db61420f658f2922cc26e46d536119a31126"
+
+
+# PB-node's MALE_SET / FEMALE_SET, in its order.
+PB_MALE = (
+    "man", "male", "boy", "gentleman", "guy", "sir", "mister", "mr", "son", "father", "dad", "daddy", "papa",
+    "uncle", "nephew", "brother", "husband", "boyfriend", "groom", "widower", "king", "prince", "duke", "count",
+    "emperor", "god", "lord", "lad", "fellow", "chap", "bloke", "dude", "he", "him", "his", "himself", "m",
+)  # fmt: skip
+PB_FEMALE = (
+    "woman", "female", "girl", "lady", "miss", "ms", "mrs", "madam", "ma'am", "daughter", "mother", "mom", "mama",
+    "mommy", "aunt", "niece", "sister", "wife", "girlfriend", "bride", "widow", "queen", "princess", "duchess",
+    "countess", "empress", "goddess", "maiden", "lass", "gal", "chick", "dame", "belle", "she", "her", "hers",
+    "herself", "f",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [*((w, "m") for w in PB_MALE), *((w, "f") for w in PB_FEMALE)]
+)
+def test_normalize_gender_accepts_the_parameter_builder_synonyms(value, expected):
+    # GIVEN a word from PB-node's MALE_SET / FEMALE_SET (capi-param-builder 1.3.2, genderUtil.js)
+    # WHEN normalised as given and upper-cased with padding
+    # THEN it maps to m / f
+    assert normalize_gender(value) == expected
+    assert normalize_gender(f" {value.upper()} ") == expected
+
+
+def test_gender_synonym_lists_are_exactly_the_parameter_builder_lists():
+    # GIVEN the parameter builder's two lists (37 male, 38 female words)
+    # WHEN compared with every word Relay maps
+    # THEN Relay maps exactly those words, to the right letter
+    assert (len(PB_MALE), len(PB_FEMALE)) == (37, 38)
+    expected = {**dict.fromkeys(PB_MALE, "m"), **dict.fromkeys(PB_FEMALE, "f")}
+    assert expected == _GENDERS

@@ -99,6 +99,8 @@ ROWS: list[Row] = [
     Row("ge", "F ", "f"),
     Row("ge", "Male", "m"),
     Row("ge", "x", None),
+    Row("ge", "Mr", "m"),
+    Row("ge", "she", "f"),
     Row("external_id", "ABC-123", "abc-123"),
     Row("external_id", "  User 42 ", "user42"),
     Row("external_id", MD5.upper(), MD5),
@@ -146,6 +148,8 @@ DELIBERATE_DIFFERENCES: dict[tuple[str, str], str] = {
     ("db", "Feb 16, 1997"): "SDK does not parse dates",
     ("ge", "Male"): "SDK Normalize passes full words through; docs want the single initial",
     ("ge", "x"): "SDK Normalize passes any value through; Relay drops values that are not m/f",
+    ("ge", "Mr"): "SDK passes words through; Relay maps the parameter builder's synonyms to m/f",
+    ("ge", "she"): "SDK passes words through; Relay maps the parameter builder's synonyms to m/f",
     ("external_id", "  User 42 "): "SDK keeps inner white space; Relay removes it like Meta's param builder",
 }
 

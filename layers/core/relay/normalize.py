@@ -491,11 +491,26 @@ def normalize_birthday(value: str, today: datetime.date) -> str | None:
     return None
 
 
-_GENDERS = {"m": "m", "male": "m", "man": "m", "f": "f", "female": "f", "woman": "f"}
+# Meta's parameter builder (capi-param-builder, PB-node src/piiUtil/genderUtil.js, also client JS and PHP):
+# the words it maps to m / f after trim + lower-case. Its list is English only.
+_MALE_WORDS = (
+    "m", "male", "man", "boy", "gentleman", "guy", "sir", "mister", "mr", "son", "father", "dad", "daddy",
+    "papa", "uncle", "nephew", "brother", "husband", "boyfriend", "groom", "widower", "king", "prince",
+    "duke", "count", "emperor", "god", "lord", "lad", "fellow", "chap", "bloke", "dude", "he", "him", "his",
+    "himself",
+)  # fmt: skip
+_FEMALE_WORDS = (
+    "f", "female", "woman", "girl", "lady", "miss", "ms", "mrs", "madam", "ma'am", "daughter", "mother",
+    "mom", "mama", "mommy", "aunt", "niece", "sister", "wife", "girlfriend", "bride", "widow", "queen",
+    "princess", "duchess", "countess", "empress", "goddess", "maiden", "lass", "gal", "chick", "dame",
+    "belle", "she", "her", "hers", "herself",
+)  # fmt: skip
+_GENDERS = {**dict.fromkeys(_MALE_WORDS, "m"), **dict.fromkeys(_FEMALE_WORDS, "f")}
 
 
 def normalize_gender(value: str) -> str | None:
-    """ge: "m" from m/male/man, "f" from f/female/woman (trimmed, any case); else None."""
+    """ge: "m" or "f" from the words Meta's parameter builder accepts (male, man, mr, he, ...; female, woman,
+    mrs, she, ...), trimmed, any case; else None."""
     return _GENDERS.get(_nfc(value).strip().lower())
 
 
