@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from phonenumbers.phonemetadata import PhoneMetadata
+from phonenumbers.phonenumberutil import ValidationResult, _test_number_length
 
 from relay import normalize
 from relay.normalize import _FALLBACK, _fast_e164, _normalize_phone, normalize_phone
@@ -176,3 +177,28 @@ def test_fast_path_declines_shapes_it_does_not_replay(text):
     # WHEN read by the fast path
     # THEN it declines, leaving the number to libphonenumber
     assert _fast_e164(text) is _FALLBACK
+
+
+def test_length_table_equals_libphonenumber_test_number_length_for_every_calling_code():
+    # GIVEN every calling code's metadata and libphonenumber's own length test
+    names = {
+        normalize._POSSIBLE: ValidationResult.IS_POSSIBLE,
+        normalize._LOCAL_ONLY: ValidationResult.IS_POSSIBLE_LOCAL_ONLY,
+        normalize._TOO_SHORT: ValidationResult.TOO_SHORT,
+        normalize._TOO_LONG: ValidationResult.TOO_LONG,
+        normalize._INVALID_LENGTH: ValidationResult.INVALID_LENGTH,
+    }
+    mismatches = []
+    for code in CALLING_CODES:
+        region = phonenumbers.region_code_for_country_code(code)
+        metadata = PhoneMetadata.metadata_for_region_or_calling_code(code, region)
+        plan = normalize._calling_code_plan(code)
+        assert plan is not None, code
+        assert metadata is not None, code
+        # WHEN every length from 0 to 40 digits is classified both ways
+        for length in range(41):
+            ours = names[plan.length_result(length)]
+            if ours != _test_number_length("5" * length, metadata):
+                mismatches.append((code, length))
+    # THEN they agree everywhere (and every calling code has a plan: none is left to the slow path)
+    assert mismatches == []

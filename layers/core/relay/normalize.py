@@ -192,6 +192,20 @@ _MAX_CC_DIGITS = 3
 _POSSIBLE, _LOCAL_ONLY, _TOO_SHORT, _TOO_LONG, _INVALID_LENGTH = range(5)
 
 
+def _length_result(length: int, lengths: tuple[int, ...], local_only: tuple[int, ...]) -> int:
+    """libphonenumber's _test_number_length for a description with these possible lengths, in their order."""
+    if length in local_only:
+        return _LOCAL_ONLY
+    first = lengths[0]
+    if first == length:
+        return _POSSIBLE
+    if first > length:
+        return _TOO_SHORT
+    if lengths[-1] < length:
+        return _TOO_LONG
+    return _POSSIBLE if length in lengths[1:] else _INVALID_LENGTH
+
+
 @dataclass(frozen=True, slots=True)
 class _CallingCodePlan:
     """One country calling code's metadata, precompiled for the fast path."""
@@ -199,21 +213,12 @@ class _CallingCodePlan:
     national_prefix: re.Pattern[str] | None  # national_prefix_for_parsing
     transform: str | None  # national_prefix_transform_rule
     general: re.Pattern[str] | None  # general_desc.national_number_pattern
-    lengths: tuple[int, ...]  # general_desc.possible_length, in metadata order
-    local_only: frozenset[int]  # general_desc.possible_length_local_only
+    # _length_result of general_desc for lengths 0 .. max possible length + 1; any longer number is too long
+    length_results: tuple[int, ...]
 
     def length_result(self, length: int) -> int:
-        """libphonenumber's _test_number_length(number, metadata) for the general description."""
-        if length in self.local_only:
-            return _LOCAL_ONLY
-        first = self.lengths[0]
-        if first == length:
-            return _POSSIBLE
-        if first > length:
-            return _TOO_SHORT
-        if self.lengths[-1] < length:
-            return _TOO_LONG
-        return _POSSIBLE if length in self.lengths[1:] else _INVALID_LENGTH
+        results = self.length_results
+        return results[length] if length < len(results) else _TOO_LONG
 
     def national_number(self, digits: str) -> str:
         """``digits`` after the national-prefix stripping parse applies to a number with a country code."""
@@ -253,12 +258,13 @@ def _calling_code_plan(code: int) -> _CallingCodePlan | None:
     if prefix is not None and transform is not None and prefix.groups == 0:
         return None  # libphonenumber would fail on such metadata; let it
     pattern = desc.national_number_pattern
+    lengths, local_only = tuple(desc.possible_length), tuple(desc.possible_length_local_only)
+    longest = max(lengths + local_only)
     return _CallingCodePlan(
         national_prefix=prefix,
         transform=transform,
         general=re.compile(pattern) if pattern else None,
-        lengths=tuple(desc.possible_length),
-        local_only=frozenset(desc.possible_length_local_only),
+        length_results=tuple(_length_result(n, lengths, local_only) for n in range(longest + 2)),
     )
 
 
