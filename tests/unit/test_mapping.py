@@ -440,3 +440,85 @@ def test_a_query_written_inside_the_fragment_is_scrubbed_too():
     # WHEN scrubbed / THEN the personal parameter does not survive in the fragment
     assert scrub_url("https://a.example/#/thanks?email=x%40y.co") == "https://a.example/"
     assert scrub_url("https://a.example/#/thanks?first_name=Jo") == "https://a.example/"
+
+
+def _page_call(properties: dict[str, Any], page: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "type": "page",
+        "messageId": "m-page",
+        "anonymousId": "anon-1",
+        "timestamp": "2026-11-26T12:00:00Z",
+        "properties": properties,
+        "context": {"userAgent": UA, "ip": "198.51.100.7", "page": page or {}},
+    }
+
+
+def test_page_call_with_url_only_in_properties_is_sent():
+    # GIVEN a Segment page call whose URL and referrer are only in properties (the page spec's place)
+    raw = _page_call({"url": "https://shop.example.com/landing", "referrer": "https://www.google.com/"})
+    # WHEN mapped
+    payload = _sent(_map(raw)).payload
+    # THEN they become event_source_url and referrer_url instead of a missing-URL rejection
+    assert payload["event_name"] == "PageView"
+    assert payload["event_source_url"] == "https://shop.example.com/landing"
+    assert payload["referrer_url"] == "https://www.google.com/"
+
+
+def test_context_page_url_wins_over_properties_url():
+    # GIVEN a page call with both context.page.url and a different properties.url
+    raw = _page_call(
+        {"url": "https://shop.example.com/from-properties", "referrer": "https://b.example/"},
+        page={"url": "https://shop.example.com/from-context", "referrer": "https://a.example/"},
+    )
+    # WHEN mapped
+    payload = _sent(_map(raw)).payload
+    # THEN context.page's values are sent
+    assert payload["event_source_url"] == "https://shop.example.com/from-context"
+    assert payload["referrer_url"] == "https://a.example/"
+
+
+def test_fbc_is_built_from_the_fbclid_in_properties_url():
+    # GIVEN a page call whose only URL (properties.url) carries an fbclid, and no _fbc cookie
+    fbclid = "IwAR2F4-dbP0l7Mn1IawQQGCINEz7PYXQvwjNwB_qa2ofrHyiLjcbCRxTDMgk"
+    raw = _page_call({"url": f"https://shop.example.com/?fbclid={fbclid}"})
+    # WHEN mapped
+    sent = _sent(_map(raw))
+    # THEN fbc is built from that URL's fbclid, case untouched
+    assert sent.payload["user_data"]["fbc"] == f"fb.1.{sent.event_time * 1000}.{fbclid}"
+    assert sent.payload["event_source_url"] == f"https://shop.example.com/?fbclid={fbclid}"
+
+
+def test_track_properties_url_is_not_the_page_url():
+    # GIVEN a track event whose properties.url is a product URL and with no context.page.url
+    raw = track(
+        "Product Viewed",
+        {"product_id": "p1", "url": "https://shop.example.com/p1"},
+        context={"userAgent": UA},
+    )
+    # WHEN mapped
+    outcome = _map(raw)
+    # THEN it is rejected for the missing page URL, not sent with the product's URL
+    assert isinstance(outcome, Rejected)
+    assert outcome.reason.startswith("context.page.url: ")
+
+
+def test_page_call_without_any_url_is_rejected_naming_both_places():
+    # GIVEN a page call with neither context.page.url nor properties.url
+    raw = _page_call({"title": "Home"})
+    # WHEN mapped
+    outcome = _map(raw)
+    # THEN the reason names context.page.url and mentions properties.url
+    assert isinstance(outcome, Rejected)
+    assert outcome.reason == (
+        "context.page.url: an absolute http(s) URL is required for website events"
+        " (page calls may send it as properties.url)"
+    )
+
+
+def test_personal_data_is_scrubbed_from_properties_url():
+    # GIVEN a page call whose properties.url carries an e-mail in the query
+    raw = _page_call({"url": "https://shop.example.com/?email=jane%40example.com&utm_source=x"})
+    # WHEN mapped
+    payload = _sent(_map(raw)).payload
+    # THEN the personal parameter is removed as for context.page.url
+    assert payload["event_source_url"] == "https://shop.example.com/?utm_source=x"

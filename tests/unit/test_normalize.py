@@ -8,6 +8,7 @@ import unicodedata
 import pytest
 
 from relay.normalize import (
+    _GENDERS,
     HASHED_KEYS,
     hash_field,
     is_hashed,
@@ -206,6 +207,40 @@ def test_normalize_phone(value, region, expected):
     assert result == expected
 
 
+@pytest.mark.parametrize(
+    ("value", "region", "expected"),
+    [
+        ("+001 (616) 954-78 88", None, "16169547888"),
+        ("+001 (616) 954-78 88", "US", "16169547888"),
+        ("+00 44 7700 900123", None, "447700900123"),
+        ("+ 00 1 650 555 1212", None, "16505551212"),
+        ("+0044 20 7946 0958", None, "442079460958"),
+        ("+011 44 20 7946 0958", None, "442079460958"),
+        ("+011 44 20 7946 0958", "US", "442079460958"),
+        ("+0011 61 2 9876 5432", None, "61298765432"),
+        ("+0011 1 650 555 1212", "AU", "16505551212"),
+        ("+00 44 (0)20 7946 0958", None, "442079460958"),  # exit prefix, then the trunk "(0)"
+        ("00 00 44 20 7946 0958", None, "442079460958"),
+        # the user's region reads its own exit prefix first (Hong Kong dials 001, Japan 010)
+        ("+001 44 20 7946 0958", "HK", "442079460958"),
+        ("+010 81 3 1234 5678", "JP", "81312345678"),
+        # outside the set {00, 011, 0011}, or nothing sensible after it: dropped
+        ("+001 44 20 7946 0958", None, None),
+        ("+010 81 3 1234 5678", None, None),
+        ("+0 44 20 7946 0958", None, None),
+        ("+01 650 555 1212", None, None),
+        ("+00011 44 20 7946 0958", None, None),
+        ("+00", None, None),
+    ],
+)
+def test_normalize_phone_removes_an_international_prefix_after_the_plus(value, region, expected):
+    # GIVEN a number with an exit prefix typed after "+" (or none), and the user's region
+    # WHEN normalised
+    result = normalize_phone(value, region)
+    # THEN "+00", "+011" and "+0011" are removed like a leading 00 when the plain reading finds nothing
+    assert result == expected
+
+
 def test_normalize_phone_without_region_needs_a_valid_international_reading():
     # GIVEN a US national number but no region (the caller knows neither the user's nor a default country)
     # WHEN normalised
@@ -298,6 +333,61 @@ def test_normalize_state(value, country, expected):
     result = normalize_state(value, country)
     # THEN US/CA names map to the 2-letter code; anything else is the full name, letters only
     assert result == expected
+
+
+AP_STATES = {
+    "Ala.": "al", "Ariz.": "az", "Ark.": "ar", "Calif.": "ca", "Colo.": "co", "Conn.": "ct", "Del.": "de",
+    "D.C.": "dc", "Fla.": "fl", "Ga.": "ga", "Ill.": "il", "Ind.": "in", "Kan.": "ks", "Ky.": "ky", "La.": "la",
+    "Md.": "md", "Mass.": "ma", "Mich.": "mi", "Minn.": "mn", "Miss.": "ms", "Mo.": "mo", "Mont.": "mt",
+    "Neb.": "ne", "Nev.": "nv", "N.H.": "nh", "N.J.": "nj", "N.M.": "nm", "N.Y.": "ny", "N.C.": "nc",
+    "N.D.": "nd", "Okla.": "ok", "Ore.": "or", "Pa.": "pa", "R.I.": "ri", "S.C.": "sc", "S.D.": "sd",
+    "Tenn.": "tn", "Vt.": "vt", "Va.": "va", "Wash.": "wa", "W.Va.": "wv", "Wis.": "wi", "Wyo.": "wy",
+}  # fmt: skip
+OTHER_US_ABBREVIATIONS = {
+    "Alas.": "ak", "Cal.": "ca", "Ida.": "id", "Kans.": "ks", "Nebr.": "ne", "N. Dak.": "nd", "S. Dak.": "sd",
+    "Oreg.": "or", "Penn.": "pa", "Penna.": "pa", "Tex.": "tx", "Wisc.": "wi", "W. Va.": "wv", "P.R.": "pr",
+}  # fmt: skip
+CANADIAN_PRESS = {
+    "Alta.": "ab", "B.C.": "bc", "Man.": "mb", "N.B.": "nb", "N.L.": "nl", "Nfld.": "nl", "Nfld. and Lab.": "nl",
+    "N.S.": "ns", "N.W.T.": "nt", "Ont.": "on", "P.E.I.": "pe", "Que.": "qc", "Qué.": "qc", "Sask.": "sk",
+    "Y.T.": "yt", "P.Q.": "qc", "Yuk.": "yt", "Nvt.": "nu", "Newfoundland": "nl",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("value", "expected"), [*AP_STATES.items(), *OTHER_US_ABBREVIATIONS.items()])
+def test_us_state_abbreviations_map_to_the_code(value, expected):
+    # GIVEN an AP-style (or other common) US state abbreviation
+    # WHEN normalised with country us, with no country, and upper-cased without dots
+    # THEN it is the 2-letter code each time
+    assert normalize_state(value, "us") == expected
+    assert normalize_state(value, None) == expected
+    assert normalize_state(value.replace(".", "").upper(), "US") == expected
+
+
+@pytest.mark.parametrize(("value", "expected"), CANADIAN_PRESS.items())
+def test_canadian_province_abbreviations_map_to_the_code(value, expected):
+    # GIVEN a Canadian Press (or other common) province / territory abbreviation
+    # WHEN normalised with country ca and with no country
+    # THEN it is the 2-letter code
+    assert normalize_state(value, "ca") == expected
+    assert normalize_state(value, None) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "country", "expected"),
+    [
+        ("Calif.", "ca", "calif"),  # a US abbreviation is not a Canadian province
+        ("Ont.", "us", "ont"),
+        ("Fla.", "de", "fla"),  # other countries: the full name rule, letters only
+        ("Mass", "us", "ma"),
+        ("  wisc. ", "us", "wi"),
+    ],
+)
+def test_state_abbreviations_only_apply_in_their_country(value, country, expected):
+    # GIVEN an abbreviation and a user country
+    # WHEN normalised
+    # THEN it maps only for its own country (or no country)
+    assert normalize_state(value, country) == expected
 
 
 @pytest.mark.parametrize(
@@ -406,6 +496,92 @@ def test_normalize_country(value, expected):
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
+        # inverted pycountry names, read naturally
+        ("Democratic Republic of the Congo", "cd"),
+        ("The Democratic Republic of the Congo", "cd"),
+        ("Congo, The Democratic Republic of the", "cd"),
+        ("Micronesia", "fm"),
+        ("Federated States of Micronesia", "fm"),
+        ("Republic of Korea", "kr"),
+        ("Korea, Republic of", "kr"),
+        ("South Korea", "kr"),
+        ("Democratic People's Republic of Korea", "kp"),
+        ("Islamic Republic of Iran", "ir"),
+        ("Republic of Moldova", "md"),
+        ("United Republic of Tanzania", "tz"),
+        ("Plurinational State of Bolivia", "bo"),
+        ("Bolivarian Republic of Venezuela", "ve"),
+        ("State of Palestine", "ps"),
+        ("British Virgin Islands", "vg"),
+        ("U.S. Virgin Islands", "vi"),
+        ("Virgin Islands of the United States", "vi"),
+        ("Bonaire", "bq"),
+        ("Saint Helena", "sh"),
+        # names without their parenthesis
+        ("Holy See", "va"),
+        ("Falkland Islands", "fk"),
+        ("Cocos Islands", "cc"),
+        ("Saint Martin", "mf"),
+        ("Sint Maarten", "sx"),
+        # ISO 3166-3 historic names with one current successor
+        ("Zaire", "cd"),
+        ("Republic of Zaire", "cd"),
+        ("East Timor", "tl"),
+        ("Dahomey", "bj"),
+        ("Upper Volta", "bf"),
+        ("Southern Rhodesia", "zw"),
+        ("New Hebrides", "vu"),
+        ("German Democratic Republic", "de"),
+        ("Metropolitan France", "fr"),
+        ("Byelorussian SSR Soviet Socialist Republic", "by"),
+        ("People's Democratic Republic of Yemen", "ye"),
+        ("Socialist Republic of the Union of Burma", "mm"),
+        # a leading "The"
+        ("The Netherlands", "nl"),
+        ("the Bahamas", "bs"),
+        ("THE GAMBIA", "gm"),
+        ("The", None),
+    ],
+)
+def test_normalize_country_knows_every_pycountry_name(value, expected):
+    # GIVEN a name pycountry knows in some form (inverted, with a parenthesis, historic)
+    # WHEN normalised
+    # THEN it is the alpha-2 code of the one country it names
+    assert normalize_country(value) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Virgin Islands",  # British (vg) or U.S. (vi)
+        "USSR",  # divided: no single successor
+        "Union of Soviet Socialist Republics",
+        "Czechoslovakia",
+        "Yugoslavia",
+        "Serbia and Montenegro",
+        "Netherlands Antilles",
+        "Gilbert and Ellice Islands",
+        "Neutral Zone",
+        "French part",
+    ],
+)
+def test_ambiguous_country_names_map_to_nothing(value):
+    # GIVEN a name that could be more than one current country
+    # WHEN normalised
+    # THEN it maps to nothing rather than to a wrong country
+    assert normalize_country(value) is None
+
+
+def test_congo_and_korea_keep_their_existing_readings():
+    # GIVEN the two short names that are also the head of another country's inverted name
+    # WHEN normalised
+    # THEN pycountry's own name (Congo = cg) and Relay's alias (Korea = kr) win over the derived reading
+    assert (normalize_country("Congo"), normalize_country("Korea")) == ("cg", "kr")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
         ("1997-02-16", "19970216"),
         ("1997-2-16", "19970216"),
         ("1997-02-16T00:00:00.000Z", "19970216"),
@@ -482,6 +658,13 @@ def test_normalize_birthday_accepts_a_datetime_as_today():
         ("x", None),
         ("unknown", None),
         ("", None),
+        ("Mr", "m"),
+        ("MRS", "f"),
+        (" she ", "f"),
+        ("He", "m"),
+        ("Ma'am", "f"),
+        ("Mr.", None),  # the parameter builder trims and lower-cases only
+        ("non-binary", None),
     ],
 )
 def test_normalize_gender(value, expected):
@@ -595,3 +778,37 @@ def test_hash_field_hashes_the_normalised_value():
     result = hash_field("st", "California", country="us", today=TODAY)
     # THEN the hash is of the 2-letter code
     assert result == "6959097001d10501ac7d54c0bdb8db61420f658f2922cc26e46d536119a31126"
+
+
+# PB-node's MALE_SET / FEMALE_SET, in its order.
+PB_MALE = (
+    "man", "male", "boy", "gentleman", "guy", "sir", "mister", "mr", "son", "father", "dad", "daddy", "papa",
+    "uncle", "nephew", "brother", "husband", "boyfriend", "groom", "widower", "king", "prince", "duke", "count",
+    "emperor", "god", "lord", "lad", "fellow", "chap", "bloke", "dude", "he", "him", "his", "himself", "m",
+)  # fmt: skip
+PB_FEMALE = (
+    "woman", "female", "girl", "lady", "miss", "ms", "mrs", "madam", "ma'am", "daughter", "mother", "mom", "mama",
+    "mommy", "aunt", "niece", "sister", "wife", "girlfriend", "bride", "widow", "queen", "princess", "duchess",
+    "countess", "empress", "goddess", "maiden", "lass", "gal", "chick", "dame", "belle", "she", "her", "hers",
+    "herself", "f",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [*((w, "m") for w in PB_MALE), *((w, "f") for w in PB_FEMALE)]
+)
+def test_normalize_gender_accepts_the_parameter_builder_synonyms(value, expected):
+    # GIVEN a word from PB-node's MALE_SET / FEMALE_SET (capi-param-builder 1.3.2, genderUtil.js)
+    # WHEN normalised as given and upper-cased with padding
+    # THEN it maps to m / f
+    assert normalize_gender(value) == expected
+    assert normalize_gender(f" {value.upper()} ") == expected
+
+
+def test_gender_synonym_lists_are_exactly_the_parameter_builder_lists():
+    # GIVEN the parameter builder's two lists (37 male, 38 female words)
+    # WHEN compared with every word Relay maps
+    # THEN Relay maps exactly those words, to the right letter
+    assert (len(PB_MALE), len(PB_FEMALE)) == (37, 38)
+    expected = {**dict.fromkeys(PB_MALE, "m"), **dict.fromkeys(PB_FEMALE, "f")}
+    assert expected == _GENDERS

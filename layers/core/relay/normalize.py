@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import calendar
 import datetime
+import enum
 import hashlib
 import math
 import re
 import unicodedata
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
+from typing import Literal
 
 import phonenumbers
 import pycountry
+from phonenumbers.phonemetadata import PhoneMetadata
 
 HASHED_KEYS: frozenset[str] = frozenset(
     {"em", "ph", "fn", "ln", "db", "ge", "ct", "st", "zp", "country", "external_id"}
@@ -25,6 +29,12 @@ HASHED_KEYS: frozenset[str] = frozenset(
 _SHA256_RE = re.compile(r"[0-9a-fA-F]{64}")
 _EMAIL_RE = re.compile(r"[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)+")
 _TRUNK_ZERO_RE = re.compile(r"^\+\s*(\d{1,3})[\s.\-]*\(\s*0\s*\)")
+# An international (exit) prefix typed after the "+": "+00 1 ...", "+011 44 ...", "+0011 61 ...". Country
+# codes never start with 0, so "+0" is always such a slip. 0011 is tried before 00 (see docs/normalization.md).
+_DOUBLE_PREFIX_RE = re.compile(r"\+\s*(?:0011|011|00)")
+# Fast path shape: "+", then ASCII digits and ordinary punctuation only.
+_FAST_PHONE_RE = re.compile(r"\+[0-9 .\-()/]+")
+_FAST_PHONE_DROP = b"+ .-()/"
 _ZIP_PLUS4_RE = re.compile(r"\d{5}\s*-\s*\d{4}")
 _ISO_DATE_RE = re.compile(
     r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})"
@@ -44,6 +54,33 @@ _COUNTRY_ALIASES: dict[str, str] = {
     "swaziland": "sz", "burma": "mm", "palestine": "ps", "vatican": "va",
 }  # fmt: skip
 _STATE_COUNTRIES = ("us", "ca")
+# Written abbreviations -> code, matched like names (case, dots and spaces ignored: "N. Dak." is "ndak").
+# US: the AP Stylebook list, then other common forms (GPO and traditional: Calif./Cal., Penn./Penna.,
+# Wisc., Tex., ...). Canada: Canadian Press style (Alta., B.C., Man., Nfld., Ont., P.E.I., Que., Sask., ...).
+_STATE_ABBREVIATIONS: dict[str, dict[str, str]] = {
+    "us": {
+        # AP Stylebook
+        "Ala.": "al", "Ariz.": "az", "Ark.": "ar", "Calif.": "ca", "Colo.": "co", "Conn.": "ct",
+        "Del.": "de", "D.C.": "dc", "Fla.": "fl", "Ga.": "ga", "Ill.": "il", "Ind.": "in", "Kan.": "ks",
+        "Ky.": "ky", "La.": "la", "Md.": "md", "Mass.": "ma", "Mich.": "mi", "Minn.": "mn", "Miss.": "ms",
+        "Mo.": "mo", "Mont.": "mt", "Neb.": "ne", "Nev.": "nv", "N.H.": "nh", "N.J.": "nj", "N.M.": "nm",
+        "N.Y.": "ny", "N.C.": "nc", "N.D.": "nd", "Okla.": "ok", "Ore.": "or", "Pa.": "pa", "R.I.": "ri",
+        "S.C.": "sc", "S.D.": "sd", "Tenn.": "tn", "Vt.": "vt", "Va.": "va", "Wash.": "wa", "W.Va.": "wv",
+        "Wis.": "wi", "Wyo.": "wy",
+        # other common forms
+        "Alas.": "ak", "Cal.": "ca", "Ida.": "id", "Kans.": "ks", "Nebr.": "ne", "N. Dak.": "nd",
+        "S. Dak.": "sd", "Oreg.": "or", "Penn.": "pa", "Penna.": "pa", "Tex.": "tx", "Wisc.": "wi",
+        "P.R.": "pr",
+    },
+    "ca": {
+        # Canadian Press
+        "Alta.": "ab", "B.C.": "bc", "Man.": "mb", "N.B.": "nb", "N.L.": "nl", "Nfld.": "nl",
+        "Nfld. and Lab.": "nl", "N.S.": "ns", "N.W.T.": "nt", "Ont.": "on", "P.E.I.": "pe", "Que.": "qc",
+        "Sask.": "sk", "Y.T.": "yt",
+        # other common forms
+        "Newfoundland": "nl", "P.Q.": "qc", "Yuk.": "yt", "Nvt.": "nu",
+    },
+}  # fmt: skip
 _US_NON_STATES = frozenset({"US-AS", "US-GU", "US-MP", "US-UM", "US-VI"})  # outlying areas other than PR
 
 
@@ -83,9 +120,31 @@ def normalize_email(value: str) -> str | None:
 
 def normalize_phone(value: str, region: str | None = None) -> str | None:
     """E.164 digits without "+" (e.g. "16505551212"), parsed with ``region`` as default region; else None."""
+    return _normalize_phone(value, region, fast=True)
+
+
+def _normalize_phone(value: str, region: str | None, *, fast: bool) -> str | None:
+    """normalize_phone; ``fast=False`` skips the fast path (the reference the property tests compare with)."""
     text = _nfkc(value).strip()
     if text.startswith("00"):
         text = "+" + text[2:]
+    digits = _e164(text, region, fast)
+    if digits is None and (prefix := _DOUBLE_PREFIX_RE.match(text)):
+        # "+001 616 ...": read as if the exit prefix had not been typed. Only after the plain reading failed,
+        # so a region whose own exit prefix libphonenumber recognises after "+" keeps that reading.
+        digits = _e164("+" + text[prefix.end() :], region, fast)
+    return digits
+
+
+def _e164(text: str, region: str | None, fast: bool) -> str | None:
+    if fast:
+        digits = _fast_e164(text)
+        if digits is not _FALLBACK:
+            return digits
+    return _libphonenumber_e164(text, region)
+
+
+def _libphonenumber_e164(text: str, region: str | None) -> str | None:
     text = _TRUNK_ZERO_RE.sub(r"+\1", text)
     attempts: list[tuple[str, str | None, bool]] = [(text, None, False)]  # has "+": region is ignored
     if region and region.strip():
@@ -113,6 +172,134 @@ def _possible_e164(text: str, region: str | None, strict: bool = False) -> str |
     return digits if digits.isascii() and digits.isdigit() else None
 
 
+# --- phone fast path --------------------------------------------------------------------------------------
+# For "+CC..." written with ASCII digits and ordinary punctuation, the steps phonenumbers.parse +
+# is_possible_number + format_number(E164) take are replayed on libphonenumber's own metadata, with the
+# regular expressions compiled once per country calling code. Anything else, or any shape where parse's
+# answer would depend on the default region, falls back to the full libphonenumber path. The property test
+# tests/unit/test_phone_fast_path.py proves the two give identical results for every country calling code.
+
+
+class _Fallback(enum.Enum):
+    FALLBACK = enum.auto()
+
+
+_FALLBACK: Literal[_Fallback.FALLBACK] = _Fallback.FALLBACK
+_MAX_INPUT_LENGTH = 250  # phonenumbers.parse refuses longer strings
+_MIN_NSN, _MAX_NSN = 2, 17  # libphonenumber's national significant number bounds
+_MAX_CC_DIGITS = 3
+# _test_number_length outcomes, as libphonenumber's ValidationResult names them
+_POSSIBLE, _LOCAL_ONLY, _TOO_SHORT, _TOO_LONG, _INVALID_LENGTH = range(5)
+
+
+def _length_result(length: int, lengths: tuple[int, ...], local_only: tuple[int, ...]) -> int:
+    """libphonenumber's _test_number_length for a description with these possible lengths, in their order."""
+    if length in local_only:
+        return _LOCAL_ONLY
+    first = lengths[0]
+    if first == length:
+        return _POSSIBLE
+    if first > length:
+        return _TOO_SHORT
+    if lengths[-1] < length:
+        return _TOO_LONG
+    return _POSSIBLE if length in lengths[1:] else _INVALID_LENGTH
+
+
+@dataclass(frozen=True, slots=True)
+class _CallingCodePlan:
+    """One country calling code's metadata, precompiled for the fast path."""
+
+    national_prefix: re.Pattern[str] | None  # national_prefix_for_parsing
+    transform: str | None  # national_prefix_transform_rule
+    general: re.Pattern[str] | None  # general_desc.national_number_pattern
+    # _length_result of general_desc for lengths 0 .. max possible length + 1; any longer number is too long
+    length_results: tuple[int, ...]
+
+    def length_result(self, length: int) -> int:
+        results = self.length_results
+        return results[length] if length < len(results) else _TOO_LONG
+
+    def national_number(self, digits: str) -> str:
+        """``digits`` after the national-prefix stripping parse applies to a number with a country code."""
+        prefix = self.national_prefix
+        match = prefix.match(digits) if prefix is not None else None
+        if prefix is None or match is None:
+            return digits
+        general = self.general
+        viable = general is not None and general.fullmatch(digits) is not None
+        if self.transform and match.groups()[-1] is not None:
+            candidate = prefix.sub(self.transform, digits, count=1)
+        else:
+            candidate = digits[match.end() :]
+        if viable and (general is None or general.fullmatch(candidate) is None):
+            return digits  # the original was a viable number and the stripped one is not
+        if self.length_result(len(candidate)) in (_TOO_SHORT, _LOCAL_ONLY, _INVALID_LENGTH):
+            return digits  # too short to be a possible number once stripped: keep the prefix
+        return candidate
+
+
+@cache
+def _calling_codes() -> dict[str, int]:
+    return {str(code): code for code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE}
+
+
+@cache
+def _calling_code_plan(code: int) -> _CallingCodePlan | None:
+    """The plan for ``code``, or None when its metadata has a shape the fast path does not replay."""
+    region = phonenumbers.region_code_for_country_code(code)
+    metadata = PhoneMetadata.metadata_for_region_or_calling_code(code, region)
+    if metadata is None or metadata.general_desc is None or not metadata.general_desc.possible_length:
+        return None
+    desc = metadata.general_desc
+    national_prefix = metadata.national_prefix_for_parsing
+    prefix = re.compile(national_prefix) if national_prefix else None
+    transform = metadata.national_prefix_transform_rule or None
+    if prefix is not None and transform is not None and prefix.groups == 0:
+        return None  # libphonenumber would fail on such metadata; let it
+    pattern = desc.national_number_pattern
+    lengths, local_only = tuple(desc.possible_length), tuple(desc.possible_length_local_only)
+    longest = max(lengths + local_only)
+    return _CallingCodePlan(
+        national_prefix=prefix,
+        transform=transform,
+        general=re.compile(pattern) if pattern else None,
+        length_results=tuple(_length_result(n, lengths, local_only) for n in range(longest + 2)),
+    )
+
+
+def _fast_e164(text: str) -> str | Literal[_Fallback.FALLBACK] | None:
+    """E.164 digits for a plain "+CC..." number, None when libphonenumber would refuse it, or _FALLBACK."""
+    if len(text) > _MAX_INPUT_LENGTH or _FAST_PHONE_RE.fullmatch(text) is None:
+        return _FALLBACK
+    if "(" in text and _TRUNK_ZERO_RE.match(text):
+        return _FALLBACK  # the trunk "(0)" form: the full path rewrites it first
+    digits = text.encode("ascii").translate(None, _FAST_PHONE_DROP).decode("ascii")  # the shape is ASCII
+    if len(digits) <= _MIN_NSN:
+        return None  # parse: not a viable number / too short after the "+"
+    if digits[0] == "0":
+        return _FALLBACK  # parse retries without the "+", reading the default region's exit prefix
+    codes = _calling_codes()
+    for size in range(1, _MAX_CC_DIGITS + 1):
+        code = codes.get(digits[:size])
+        if code is not None:
+            break
+    else:
+        return _FALLBACK  # unknown calling code: parse retries with the default region
+    national = digits[size:]
+    if len(national) < _MIN_NSN:
+        return None
+    plan = _calling_code_plan(code)
+    if plan is None:
+        return _FALLBACK
+    national = plan.national_number(national)
+    if not _MIN_NSN <= len(national) <= _MAX_NSN:
+        return None
+    if plan.length_result(len(national)) not in (_POSSIBLE, _LOCAL_ONLY):
+        return None  # is_possible_number
+    return digits[:size] + national
+
+
 def normalize_name(value: str) -> str | None:
     """fn/ln: lower-case; keep letters, combining marks and digits (any script); drop everything else."""
     return _nfc(_keep(_nfc(value).lower(), "LMN")) or None
@@ -133,11 +320,13 @@ def _state_table(country: str) -> dict[str, str]:
         code = sub.code.split("-", 1)[1].lower()
         table[code] = code
         table[_fold_key(sub.name)] = code
+    for abbreviation, code in _STATE_ABBREVIATIONS.get(country, {}).items():
+        table.setdefault(_fold_key(abbreviation), code)
     return table
 
 
 def normalize_state(value: str, country: str | None = None) -> str | None:
-    """st: US/CA (or no country) names or codes -> 2-letter code; otherwise the full name, letters only."""
+    """st: US/CA (or no country) names, codes or abbreviations -> 2-letter code; else the full name, letters only."""
     country = country.strip().lower() if country else None
     if country is None or country in _STATE_COUNTRIES:
         key = _fold_key(_nfc(value))
@@ -161,6 +350,13 @@ def normalize_zip(value: str, country: str | None = None) -> str | None:
 
 @cache
 def _country_table() -> dict[str, str]:
+    """Folded name -> alpha-2: pycountry's codes and names, our aliases, then unambiguous derived names.
+
+    Derived names (see _country_name_variants) are those of current countries and of ISO 3166-3 historic
+    countries with a single current successor. A derived name claimed by two countries ("Virgin Islands",
+    from "Virgin Islands, British" and "Virgin Islands, U.S.") maps to nothing; a code, name or alias that
+    already exists keeps its country.
+    """
     table: dict[str, str] = {}
     for country in pycountry.countries:
         code = country.alpha_2.lower()
@@ -170,13 +366,76 @@ def _country_table() -> dict[str, str]:
                 table.setdefault(_fold_key(name), code)
     for alias, code in _COUNTRY_ALIASES.items():
         table.setdefault(_fold_key(alias), code)
+    derived: dict[str, set[str]] = {}
+    named: list[tuple[str, str]] = [
+        (name, country.alpha_2.lower())
+        for country in pycountry.countries
+        for attr in ("name", "official_name", "common_name")
+        if (name := getattr(country, attr, None))
+    ]
+    current = {country.alpha_2 for country in pycountry.countries}
+    named.extend(
+        (historic.name, successor)
+        for historic in pycountry.historic_countries
+        if (successor := _historic_successor(historic.alpha_4, historic.alpha_2, current)) is not None
+    )
+    for name, code in named:
+        for variant in _country_name_variants(name):
+            if key := _fold_key(variant):
+                derived.setdefault(key, set()).add(code)
+    for key, codes in derived.items():
+        if len(codes) == 1 and key not in table:
+            table[key] = next(iter(codes))
     return table
 
 
+def _historic_successor(alpha_4: str, alpha_2: str, current: set[str]) -> str | None:
+    """The one current alpha-2 an ISO 3166-3 code was merged or renamed into ("ZRCD" -> "cd"), else None.
+
+    The last two letters of the 4-letter code name the successor; "AA" means the code itself lived on
+    ("BYAA": Byelorussian SSR -> BY); "HH" (divided) or a successor that is itself withdrawn gives None.
+    """
+    successor = alpha_2 if alpha_4[2:] == "AA" else alpha_4[2:]
+    return successor.lower() if successor in current else None
+
+
+def _country_name_variants(name: str) -> list[str]:
+    """Natural readings of a pycountry name: its inverted form, the part before the comma, no parentheses.
+
+    "Congo, The Democratic Republic of the" -> "The Democratic Republic of the Congo", "Democratic Republic
+    of the Congo", "Congo"; "Virgin Islands, British" -> "British Virgin Islands", "Virgin Islands";
+    "Holy See (Vatican City State)" -> "Holy See"; "the State of Palestine" -> "State of Palestine".
+    """
+    variants = [name]
+    base = re.sub(r"\s*\([^)]*\)", "", name).strip()
+    if base != name:
+        variants.append(base)
+    parts = [part.strip() for part in base.split(",")]
+    if len(parts) >= 2 and all(parts):
+        head, tail = parts[0], parts[-1]
+        variants.append(head)
+        if tail.lower().endswith((" of", " of the")) or (len(parts) == 2 and " " not in tail):
+            # "Korea, Republic of" -> "Republic of Korea"; "Virgin Islands, U.S." -> "U.S. Virgin Islands".
+            # Other tails are lists ("Bonaire, Sint Eustatius and Saba"): no inverted reading.
+            variants.append(f"{tail} {head}")
+    variants += [variant[4:] for variant in variants if variant.lower().startswith("the ")]
+    return variants
+
+
 def normalize_country(value: str) -> str | None:
-    """ISO 3166-1 alpha-2 lower-case from a code (alpha-2/3), name or common alias; None when unknown."""
-    key = _fold_key(_nfc(value))
-    return _country_table().get(key) if key else None
+    """ISO 3166-1 alpha-2 lower-case from a code (alpha-2/3), name or common alias; None when unknown.
+
+    A leading "The" is ignored when the name is not known with it ("The Netherlands" -> "nl").
+    """
+    text = _nfc(value).strip()
+    table = _country_table()
+    key = _fold_key(text)
+    if not key:
+        return None
+    code = table.get(key)
+    if code is None and text[:4].casefold() == "the " and (rest := _fold_key(text[4:])):
+        code = table.get(rest)
+    return code
 
 
 @cache
@@ -238,11 +497,26 @@ def normalize_birthday(value: str, today: datetime.date) -> str | None:
     return None
 
 
-_GENDERS = {"m": "m", "male": "m", "man": "m", "f": "f", "female": "f", "woman": "f"}
+# Meta's parameter builder (capi-param-builder, PB-node src/piiUtil/genderUtil.js, also client JS and PHP):
+# the words it maps to m / f after trim + lower-case. Its list is English only.
+_MALE_WORDS = (
+    "m", "male", "man", "boy", "gentleman", "guy", "sir", "mister", "mr", "son", "father", "dad", "daddy",
+    "papa", "uncle", "nephew", "brother", "husband", "boyfriend", "groom", "widower", "king", "prince",
+    "duke", "count", "emperor", "god", "lord", "lad", "fellow", "chap", "bloke", "dude", "he", "him", "his",
+    "himself",
+)  # fmt: skip
+_FEMALE_WORDS = (
+    "f", "female", "woman", "girl", "lady", "miss", "ms", "mrs", "madam", "ma'am", "daughter", "mother",
+    "mom", "mama", "mommy", "aunt", "niece", "sister", "wife", "girlfriend", "bride", "widow", "queen",
+    "princess", "duchess", "countess", "empress", "goddess", "maiden", "lass", "gal", "chick", "dame",
+    "belle", "she", "her", "hers", "herself",
+)  # fmt: skip
+_GENDERS = {**dict.fromkeys(_MALE_WORDS, "m"), **dict.fromkeys(_FEMALE_WORDS, "f")}
 
 
 def normalize_gender(value: str) -> str | None:
-    """ge: "m" from m/male/man, "f" from f/female/woman (trimmed, any case); else None."""
+    """ge: "m" or "f" from the words Meta's parameter builder accepts (male, man, mr, he, ...; female, woman,
+    mrs, she, ...), trimmed, any case; else None."""
     return _GENDERS.get(_nfc(value).strip().lower())
 
 

@@ -89,7 +89,9 @@ def scrub_url(url: str | None) -> str | None:
     kept = [part for part in query.split("&") if not _personal_part(part)] if question else []
     cleaned = base + ("?" + "&".join(kept) if any(kept) else "")
     if hash_ and (
-        "@" in fragment or "%40" in fragment or any(_personal_part(p) for p in fragment.replace("?", "&").split("&"))
+        "@" in fragment
+        or "%40" in fragment
+        or any(_personal_part(p) for p in fragment.replace("?", "&").split("&"))
     ):
         return cleaned
     return cleaned + hash_ + fragment
