@@ -126,3 +126,46 @@ def test_raw_value_never_appears_in_hash_output(key, value):
     result = hash_field(key, value, country="us", region="US", today=TODAY)
     # THEN neither the raw value nor its trimmed/lower-cased form leaks into the output
     assert result is None or (value not in result and value.strip().lower() not in result)
+
+
+def _unicode_keep(value: str, categories: str) -> str:
+    import unicodedata
+
+    return "".join(ch for ch in value if unicodedata.category(ch)[0] in categories)
+
+
+@settings(max_examples=400)
+@given(st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=127)))
+def test_ascii_fast_paths_equal_the_unicode_wide_rules(value):
+    # GIVEN any ASCII text (the fast paths' domain)
+    import unicodedata
+
+    from relay.normalize import normalize_city, normalize_name, normalize_zip
+
+    # WHEN normalised / THEN names, cities and zips equal the per-character Unicode rule
+    assert normalize_name(value) == (
+        _unicode_keep(unicodedata.normalize("NFC", value).lower(), "LMN") or None
+    )
+    assert normalize_city(value) == (_unicode_keep(unicodedata.normalize("NFC", value).lower(), "LM") or None)
+    text = value.strip().lower()
+    expected = "".join(ch for ch in text if not ch.isspace() and unicodedata.category(ch) != "Pd") or None
+    assert normalize_zip(value, "fr") == expected
+
+
+@settings(max_examples=300)
+@given(
+    key=st.sampled_from(["em", "fn", "ln", "ge", "ct", "country", "external_id", "ph", "st", "zp", "db"]),
+    value=st.one_of(st.text(max_size=40), st.sampled_from(["Jane@Example.COM", "United States", "M", "a" * 64])),
+    country=st.sampled_from([None, "us", "fr"]),
+)
+def test_memoised_hashes_equal_hash_field(key, value, country):
+    # GIVEN any value of any hashed key
+    from relay import hashing
+    from relay.normalize import hash_field
+
+    today = datetime.date(2026, 11, 26)
+    region = country.upper() if country else None
+    # WHEN hashed through delivery's memoised per-key functions / THEN the result is hash_field's exactly
+    assert hashing.hash_value(key, value, country, region, today) == hash_field(
+        key, value, country=country, region=region, today=today
+    )

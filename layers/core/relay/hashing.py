@@ -9,9 +9,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 from functools import lru_cache
+from hashlib import sha256
 from typing import TYPE_CHECKING, Any
 
-from relay.normalize import hash_field, normalize_country
+from relay.normalize import (
+    HASH_HEX_LENGTH,
+    hash_field,
+    is_hashed,
+    normalize_city,
+    normalize_country,
+    normalize_email,
+    normalize_external_id,
+    normalize_gender,
+    normalize_name,
+)
 
 if TYPE_CHECKING:
     from relay.events import Traits
@@ -32,16 +43,37 @@ ADDRESS_KEYS = (("ct", "city"), ("st", "state"), ("zp", "postal_code"))
 Hashed = dict[str, str | list[str]]
 
 
-# Keys whose normalised form depends on the value alone: memoised on the value alone.
-_VALUE_ONLY = ("em", "fn", "ln", "ge", "ct", "country", "external_id")
+# Keys whose normalised form depends on the value alone (em, fn, ln, ge, ct, country, external_id)
+# are memoised on the value alone.
 _NO_DAY = date.min  # `today` matters only for db
 
 
-def _by_value(key: str) -> Callable[[str], str | None]:
-    return lru_cache(maxsize=HASH_CACHE_SIZE)(lambda value: hash_field(key, value, today=_NO_DAY))
+def _by_value(normalizer: Callable[[str], str | None]) -> Callable[[str], str | None]:
+    """hash_field for one value-only key, without its dispatch: what it returns for a str, memoised."""
+
+    def hashed(value: str) -> str | None:
+        if len(value) >= HASH_HEX_LENGTH and is_hashed(value):
+            return value.strip().lower()
+        normalized = normalizer(value)
+        if normalized is None:
+            return None
+        try:
+            return sha256(normalized.encode("utf-8")).hexdigest()
+        except UnicodeEncodeError:  # lone surrogates have no UTF-8 form
+            return None
+
+    return lru_cache(maxsize=HASH_CACHE_SIZE)(hashed)
 
 
-_HASH_BY_VALUE: dict[str, Callable[[str], str | None]] = {key: _by_value(key) for key in _VALUE_ONLY}
+_HASH_BY_VALUE: dict[str, Callable[[str], str | None]] = {
+    "em": _by_value(normalize_email),
+    "fn": _by_value(normalize_name),
+    "ln": _by_value(normalize_name),
+    "ge": _by_value(normalize_gender),
+    "ct": _by_value(normalize_city),
+    "country": _by_value(normalize_country),
+    "external_id": _by_value(normalize_external_id),
+}
 
 
 @lru_cache(maxsize=HASH_CACHE_SIZE)
@@ -88,14 +120,6 @@ def one_or_many(values: list[str]) -> str | list[str] | None:
     return unique[0] if len(unique) == 1 else unique
 
 
-def _address_value(traits: Traits, key: str) -> str | None:
-    fields: dict[str, Any] = traits  # type: ignore[assignment]
-    value = fields.get(key)
-    if value is None and (address := fields.get("address")):
-        value = address.get(key)
-    return value if isinstance(value, str) else None
-
-
 def external_ids(ids: list[str]) -> str | list[str] | None:
     """external_id: the hashes of the given ids (anonymous id, user id), one or many."""
     hashed = _HASH_BY_VALUE["external_id"]
@@ -111,25 +135,33 @@ def hashed_traits(traits: Traits, *, default_country: str | None, today: date) -
     Invalid values are dropped; this never raises.
     """
     data: Hashed = {}
-    raw_country = _address_value(traits, "country")
+    fields: dict[str, Any] = traits  # type: ignore[assignment]
+    address: dict[str, Any] = fields.get("address") or {}
+    raw_country = fields.get("country")
+    if raw_country is None:
+        raw_country = address.get("country")
+    raw_country = raw_country if isinstance(raw_country, str) else None
     country = country_code(raw_country) if raw_country else None
     region = country.upper() if country else default_country
-    fields: dict[str, Any] = traits  # type: ignore[assignment]
+    by_value = _HASH_BY_VALUE
     for key, attr in TRAIT_KEYS:
         raw = fields.get(attr)
         if raw is None:
             continue
         if isinstance(raw, str):
-            if h := hash_value(key, raw, country, region, today):
+            h = by_value[key](raw) if key in by_value else hash_value(key, raw, country, region, today)
+            if h:
                 data[key] = h
             continue
         hashed = [h for v in raw if isinstance(v, str) and (h := hash_value(key, v, country, region, today))]
         if (value := one_or_many(hashed)) is not None:
             data[key] = value
     for key, attr in ADDRESS_KEYS:
-        raw_value = _address_value(traits, attr)
-        if raw_value is not None and (h := hash_value(key, raw_value, country, None, today)):
+        raw_value = fields.get(attr)
+        if raw_value is None:
+            raw_value = address.get(attr)
+        if isinstance(raw_value, str) and (h := hash_value(key, raw_value, country, None, today)):
             data[key] = h
-    if raw_country is not None and (h := hash_value("country", raw_country, None, None, today)):
+    if raw_country is not None and (h := by_value["country"](raw_country)):
         data["country"] = h
     return data

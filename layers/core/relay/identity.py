@@ -74,7 +74,7 @@ def cookie_payload(value: str) -> str | None:
 
 def fbclid_from_url(url: str | None) -> str | None:
     """The raw fbclid query value of `url` (case and encoding untouched), or None."""
-    if not url:
+    if not url or "fbclid=" not in url:
         return None
     match = _FBCLID.search(url.split("#", 1)[0])
     return match[1] if match else None

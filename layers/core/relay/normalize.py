@@ -26,6 +26,7 @@ HASHED_KEYS: frozenset[str] = frozenset(
     {"em", "ph", "fn", "ln", "db", "ge", "ct", "st", "zp", "country", "external_id"}
 )
 
+HASH_HEX_LENGTH = 64
 _SHA256_RE = re.compile(r"[0-9a-fA-F]{64}")
 _EMAIL_RE = re.compile(r"[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)+")
 _TRUNK_ZERO_RE = re.compile(r"^\+\s*(\d{1,3})[\s.\-]*\(\s*0\s*\)")
@@ -84,16 +85,23 @@ _STATE_ABBREVIATIONS: dict[str, dict[str, str]] = {
 _US_NON_STATES = frozenset({"US-AS", "US-GU", "US-MP", "US-UM", "US-VI"})  # outlying areas other than PR
 
 
+# ASCII text is its own NFC and NFKC form, and its only letters and digits are [A-Za-z] and [0-9]:
+# the fast paths below give exactly what the Unicode-wide rules give for it.
+_ASCII_NOT_KEPT = {"LMN": re.compile(r"[^A-Za-z0-9]+"), "LM": re.compile(r"[^A-Za-z]+")}
+
+
 def _nfc(value: str) -> str:
-    return unicodedata.normalize("NFC", value)
+    return value if value.isascii() else unicodedata.normalize("NFC", value)
 
 
 def _nfkc(value: str) -> str:
-    return unicodedata.normalize("NFKC", value)
+    return value if value.isascii() else unicodedata.normalize("NFKC", value)
 
 
 def _keep(value: str, categories: str) -> str:
     """Keep only the characters whose Unicode major category (first letter) is in ``categories``."""
+    if value.isascii() and (not_kept := _ASCII_NOT_KEPT.get(categories)) is not None:
+        return not_kept.sub("", value)
     return "".join(ch for ch in value if unicodedata.category(ch)[0] in categories)
 
 
@@ -109,7 +117,7 @@ def sha256_hex(value: str) -> str:
 
 def is_hashed(value: str) -> bool:
     """True when ``value`` (after strip) is exactly 64 hex characters, any case; 32-hex is not hashed."""
-    return _SHA256_RE.fullmatch(value.strip()) is not None
+    return len(value) >= HASH_HEX_LENGTH and _SHA256_RE.fullmatch(value.strip()) is not None
 
 
 def normalize_email(value: str) -> str | None:
@@ -342,7 +350,10 @@ def normalize_zip(value: str, country: str | None = None) -> str | None:
     country = country.strip().lower() if country else None
     text = _nfkc(_nfkc(value).strip().lower())
     us = country == "us" or (country is None and _ZIP_PLUS4_RE.fullmatch(text) is not None)
-    cleaned = _nfkc("".join(ch for ch in text if not ch.isspace() and unicodedata.category(ch) != "Pd"))
+    if text.isascii():  # ASCII's only dash punctuation is "-"; split() drops exactly what isspace() is
+        cleaned = "".join(text.split()).replace("-", "")
+    else:
+        cleaned = _nfkc("".join(ch for ch in text if not ch.isspace() and unicodedata.category(ch) != "Pd"))
     if us and len(cleaned) >= 5 and cleaned[:5].isascii() and cleaned[:5].isdigit():
         cleaned = cleaned[:5]
     return cleaned or None

@@ -8,6 +8,7 @@ are validated, not hashed.
 from __future__ import annotations
 
 import ipaddress
+import re
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
@@ -26,6 +27,8 @@ INSUFFICIENT_COMBINATIONS = (
 )
 # Validated IPs are memoised like the hashes (a visitor sends several events from one address).
 IP_CACHE_SIZE = 8192
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_DOTTED_QUAD = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
 
 
 def clear_caches() -> None:
@@ -37,12 +40,9 @@ def clear_caches() -> None:
 @lru_cache(maxsize=IP_CACHE_SIZE)
 def _ip(value: str) -> str | None:
     text = value.strip()
-    parts = text.split(".")
-    # Dotted-quad fast path, exactly as ipaddress reads it (no leading zeros, 0..255): already canonical.
-    if len(parts) == 4 and all(p.isascii() and p.isdigit() and len(p) <= 3 for p in parts):
-        if all((len(p) == 1 or p[0] != "0") and int(p) <= 255 for p in parts):
-            return text
-        return None
+    # A dotted quad as ipaddress accepts it (0..255, no leading zeros) is already in canonical form.
+    if _DOTTED_QUAD.fullmatch(text):
+        return text
     try:
         return str(ipaddress.ip_address(text))
     except ValueError:
