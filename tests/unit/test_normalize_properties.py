@@ -155,7 +155,9 @@ def test_ascii_fast_paths_equal_the_unicode_wide_rules(value):
 @settings(max_examples=300)
 @given(
     key=st.sampled_from(["em", "fn", "ln", "ge", "ct", "country", "external_id", "ph", "st", "zp", "db"]),
-    value=st.one_of(st.text(max_size=40), st.sampled_from(["Jane@Example.COM", "United States", "M", "a" * 64])),
+    value=st.one_of(
+        st.text(max_size=40), st.sampled_from(["Jane@Example.COM", "United States", "M", "a" * 64])
+    ),
     country=st.sampled_from([None, "us", "fr"]),
 )
 def test_memoised_hashes_equal_hash_field(key, value, country):

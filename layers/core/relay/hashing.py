@@ -108,7 +108,7 @@ country_code = lru_cache(maxsize=1024)(normalize_country)
 
 def clear_caches() -> None:
     """Forget memoised hashes (benchmarks measure cold caches)."""
-    for cached in (*_HASH_BY_VALUE.values(), _phone, _placed, _birthday, country_code):
+    for cached in (*_HASH_BY_VALUE.values(), _phone, _placed, _birthday, country_code, _memoised_traits):
         cached.cache_clear()  # type: ignore[attr-defined]
 
 
@@ -129,6 +129,25 @@ def external_ids(ids: list[str]) -> str | list[str] | None:
 
 
 def hashed_traits(traits: Traits, *, default_country: str | None, today: date) -> Hashed:
+    """em, ph, fn, ln, ge, db, ct, st, zp, country from `traits` (address{} included), each hashed.
+
+    A visitor's later events carry the same traits: the whole result is memoised on them (when every
+    value is hashable; else each field is looked up on its own). The result is shared: do not mutate it.
+    Invalid values are dropped; this never raises.
+    """
+    items = tuple(traits.items())
+    try:
+        return _memoised_traits(items, default_country, today)
+    except TypeError:  # a list or address{} value: not hashable as it stands
+        return _hashed_traits(traits, default_country=default_country, today=today)
+
+
+@lru_cache(maxsize=HASH_CACHE_SIZE)
+def _memoised_traits(items: tuple[tuple[str, Any], ...], default_country: str | None, today: date) -> Hashed:
+    return _hashed_traits(dict(items), default_country=default_country, today=today)  # type: ignore[arg-type]
+
+
+def _hashed_traits(traits: Traits, *, default_country: str | None, today: date) -> Hashed:
     """em, ph, fn, ln, ge, db, ct, st, zp, country from `traits` (address{} included), each hashed.
 
     The traits' country (else `default_country`, ISO alpha-2) is the phone region and the st/zp rule.
