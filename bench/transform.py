@@ -1,41 +1,49 @@
-"""Transform throughput: SQS message body bytes → Meta request bytes, Relay vs the facebook-business SDK.
+"""The deliver path's transform, in process: SQS message body bytes → Meta request body bytes.
 
-Both sides do the same work per event: decode the body, map the Segment-spec event to a Meta server
-event (user_data normalised + hashed, custom_data with contents), and serialise the request bodies.
+Three transforms over the same bodies, timed side by side in one run (interleaved):
+
+- Relay, through `relay_transform` below — the ONE place the new benchmarks call Relay's code;
+- the facebook-business SDK building the same fields (`bench.sdk`);
+- the floor, hand-written orjson + hashlib code for this workload (`bench.floor`), whose bodies must be
+  byte-identical to Relay's (checked on every run; a difference fails the benchmark).
 """
 
 from __future__ import annotations
 
-import json
+import gc
 import statistics
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from relay.events import parse_event_json
-from relay.integrations import Integration
-from relay.vendors.meta_capi.limits import MAX_EVENTS_PER_REQUEST
-from relay.vendors.meta_capi.mapping import ServerEvent, map_event
-from relay.vendors.meta_capi.request import build_requests
-from relay.vendors.meta_capi.user_data import clear_caches
+import orjson
+
+from bench import floor, sdk
 
 NOW = datetime(2026, 11, 26, 13, 0, tzinfo=UTC)
+NOW_S = int(NOW.timestamp())
 PIXEL = "1234567890"
-SDK_EVENT_NAMES = {
-    "Order Completed": "Purchase",
-    "Product Purchased": "Purchase",
-    "Product Added": "AddToCart",
-    "Checkout Started": "InitiateCheckout",
-    "Product Viewed": "ViewContent",
-    "Lead Generated": "Lead",
-    "Signed Up": "CompleteRegistration",
-    "Products Searched": "Search",
-    "Product Added to Wishlist": "AddToWishlist",
-}
+
+# --- Relay adapter ------------------------------------------------------------------------------------
+# Every call into Relay's code for the transform and preview benchmarks is in this block: re-point it
+# here when Relay's modules move. (bench/deliver.py has its own imports for the delivery benchmarks.)
+
+# `relay preview` as bench.preview runs it (fresh process, `python` + these arguments + --now + FILE)...
+RELAY_PREVIEW_ARGS = ("-m", "relay", "preview", "--compact")
+# ...and the modules that command imports before it reads a byte, for the import-only figure.
+RELAY_PREVIEW_IMPORTS = "import relay.cli, relay.preview"
 
 
 def relay_transform(bodies: list[bytes]) -> list[bytes]:
+    """Relay's deliver-path transform of SQS message bodies, starting with cold hash caches on every call."""
+    from relay.events import parse_event_json
+    from relay.integrations import Integration
+    from relay.vendors.meta_capi.mapping import ServerEvent, map_event
+    from relay.vendors.meta_capi.request import build_requests
+    from relay.vendors.meta_capi.user_data import clear_caches
+
+    clear_caches()  # no hash survives from the previous call
     integration = Integration.model_validate({"id": "b", "source_id": "s", "config": {"pixel_id": PIXEL}})
     events = []
     for body in bodies:
@@ -46,97 +54,73 @@ def relay_transform(bodies: list[bytes]) -> list[bytes]:
     return [r.body for r in requests]
 
 
+# --- end of the Relay adapter ---------------------------------------------------------------------------
+
+
 def sdk_transform(bodies: list[bytes]) -> list[bytes]:
-    from facebook_business.adobjects.serverside.action_source import ActionSource
-    from facebook_business.adobjects.serverside.content import Content
-    from facebook_business.adobjects.serverside.custom_data import CustomData
-    from facebook_business.adobjects.serverside.event import Event
-    from facebook_business.adobjects.serverside.event_request import EventRequest
-    from facebook_business.adobjects.serverside.user_data import UserData
-
-    events = []
-    for body in bodies:
-        e = json.loads(body)
-        ctx, props = e.get("context", {}), e.get("properties", {})
-        t = ctx.get("traits", {})
-        user = UserData(
-            email=t.get("email"),
-            phone=t.get("phone"),
-            first_name=t.get("firstName"),
-            last_name=t.get("lastName"),
-            city=t.get("city"),
-            zip_code=t.get("postalCode"),
-            country_code=t.get("country"),
-            external_id=e.get("anonymousId"),
-            client_ip_address=ctx.get("ip"),
-            client_user_agent=ctx.get("userAgent"),
-            fbp=ctx.get("fbp"),
-            fbc=ctx.get("fbc"),
-        )
-        products = props.get("products") or ([props] if "product_id" in props else [])
-        contents = [
-            Content(
-                product_id=p.get("product_id") or p.get("sku"),
-                quantity=p.get("quantity", 1),
-                item_price=p.get("price"),
-            )
-            for p in products
-        ]
-        value = props.get("total", props.get("revenue", props.get("value")))
-        if value is None and products:
-            value = sum(p.get("price", 0) * p.get("quantity", 1) for p in products)
-        custom = CustomData(
-            value=value,
-            currency=props.get("currency"),
-            order_id=props.get("order_id"),
-            contents=contents or None,
-            content_ids=[c.product_id for c in contents] or None,
-            num_items=sum(c.quantity for c in contents) or None,
-            search_string=props.get("query"),
-        )
-        name = "PageView" if e["type"] == "page" else SDK_EVENT_NAMES.get(e.get("event", ""), e.get("event"))
-        when = datetime.fromisoformat(e["timestamp"].replace("Z", "+00:00"))
-        events.append(
-            Event(
-                event_name=name,
-                event_time=int(when.timestamp()),
-                event_id=e.get("messageId"),
-                event_source_url=ctx.get("page", {}).get("url"),
-                action_source=ActionSource.WEBSITE,
-                user_data=user,
-                custom_data=custom,
-            )
-        )
-    out = []
-    for i in range(0, len(events), MAX_EVENTS_PER_REQUEST):
-        params = EventRequest(pixel_id=PIXEL, events=events[i : i + MAX_EVENTS_PER_REQUEST]).get_params()
-        out.append(json.dumps(params).encode())
-    return out
+    return sdk.transform(bodies, NOW_S)
 
 
-def _time(fn: Callable[[list[bytes]], list[bytes]], bodies: list[bytes], repeats: int) -> list[float]:
-    fn(bodies[:50])  # warm caches and imports outside the measurement
-    runs = []
-    for _ in range(repeats):
-        clear_caches()  # every run starts cold: no hash survives from the previous run
-        start = time.perf_counter()
-        fn(bodies)
-        runs.append(time.perf_counter() - start)
-    return runs
+def floor_transform(bodies: list[bytes]) -> list[bytes]:
+    return floor.transform(bodies, NOW_S)
+
+
+TRANSFORMS: dict[str, Callable[[list[bytes]], list[bytes]]] = {
+    "relay": relay_transform,
+    "sdk": sdk_transform,
+    "floor": floor_transform,
+}
+
+
+class OutputMismatch(AssertionError):
+    """The floor's bodies differ from Relay's, or the SDK's do not carry the same fields."""
+
+
+def _events(bodies: list[bytes]) -> list[dict[str, Any]]:
+    return [event for body in bodies for event in orjson.loads(body)["data"]]
+
+
+def check_floor(relay_out: list[bytes], floor_out: list[bytes]) -> None:
+    """Raise OutputMismatch, naming the first difference, unless the floor's bytes are Relay's."""
+    if floor_out == relay_out:
+        return
+    lines = [f"floor output differs from Relay's: {len(floor_out)} vs {len(relay_out)} request bodies"]
+    for n, (mine, theirs) in enumerate(zip(_events(floor_out), _events(relay_out), strict=False)):
+        if mine != theirs:
+            for part in sorted(set(mine) | set(theirs)):
+                if mine.get(part) != theirs.get(part):
+                    lines.append(f"event {n}, {part}: floor {mine.get(part)!r} / Relay {theirs.get(part)!r}")
+            break
+    else:
+        lines.append("same events; the serialisation differs (spacing, number format or key order)")
+    raise OutputMismatch("\n".join(lines))
+
+
+def check_sdk(relay_out: list[bytes], sdk_out: list[bytes]) -> None:
+    """Raise OutputMismatch unless the SDK built the same events with the same user_data / custom_data keys."""
+    relay_events, sdk_events = _events(relay_out), _events(sdk_out)
+    if len(relay_events) != len(sdk_events):
+        raise OutputMismatch(f"SDK built {len(sdk_events)} events, Relay {len(relay_events)}")
+    for n, (r, s) in enumerate(zip(relay_events, sdk_events, strict=True)):
+        for part in ("user_data", "custom_data"):
+            if set(r[part]) != set(s[part]):
+                raise OutputMismatch(f"event {n}: SDK {part} keys {sorted(s[part])}, Relay {sorted(r[part])}")
 
 
 def run(bodies: list[bytes], repeats: int = 5) -> dict[str, Any]:
-    """Median events/second of both transforms over the same bodies, and their ratio."""
-    relay_runs = _time(relay_transform, bodies, repeats)
-    sdk_runs = _time(sdk_transform, bodies, repeats)
-    relay_eps = len(bodies) / statistics.median(relay_runs)
-    sdk_eps = len(bodies) / statistics.median(sdk_runs)
-    return {
-        "events": len(bodies),
-        "repeats": repeats,
-        "relay_events_per_s": relay_eps,
-        "sdk_events_per_s": sdk_eps,
-        "ratio": relay_eps / sdk_eps,
-        "relay_us_per_event": 1e6 / relay_eps,
-        "sdk_us_per_event": 1e6 / sdk_eps,
-    }
+    """Median seconds of each transform over `bodies`, runs interleaved, every run's outputs checked."""
+    for fn in TRANSFORMS.values():
+        fn(bodies[:50])  # imports, first-use tables and lazy caches outside the measurement
+    runs: dict[str, list[float]] = {name: [] for name in TRANSFORMS}
+    names = list(TRANSFORMS)
+    for r in range(repeats):
+        out: dict[str, list[bytes]] = {}
+        for name in names[r % 3 :] + names[: r % 3]:  # rotate who goes first
+            gc.collect()
+            start = time.perf_counter()
+            out[name] = TRANSFORMS[name](bodies)
+            runs[name].append(time.perf_counter() - start)
+        check_floor(out["relay"], out["floor"])
+        if r == 0:
+            check_sdk(out["relay"], out["sdk"])
+    return {"events": len(bodies), "repeats": repeats, **{n: statistics.median(v) for n, v in runs.items()}}
