@@ -35,8 +35,8 @@ from relay.integrations import Integration
 from relay.ledger import Ledger
 from relay.local.graph import GraphEmulator
 from relay.queue import DeadLetters
+from relay.vendors import clear_caches
 from relay.vendors.meta_capi.client import GraphClient
-from relay.vendors.meta_capi.user_data import clear_caches
 
 ROOT = Path(__file__).resolve().parent.parent
 GRAPH_LATENCY_S = 0.02  # fixed emulator latency per Graph call
@@ -50,10 +50,13 @@ MEMORY_TARGET_MB = 64.0
 MEMORY_WARMUP_RECORDS = 10
 QUEUE_ARN = "arn:aws:sqs:eu-west-1:123456789012:relay-prod-events"
 DLQ_URL = "https://sqs.eu-west-1.amazonaws.com/123456789012/relay-prod-events-dlq"
+# The Globals environment template.yaml gives every function (tracing off by default).
 IMPORT_ENV = {
     "PYTHONPATH": "layers/core",
     "POWERTOOLS_SERVICE_NAME": "relay",
     "POWERTOOLS_METRICS_NAMESPACE": "Relay",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "PYDANTIC_DISABLE_PLUGINS": "__all__",
     "AWS_DEFAULT_REGION": "eu-west-1",
 }
 IMPORT_HANDLER = (
@@ -61,14 +64,14 @@ IMPORT_HANDLER = (
     "s=u.spec_from_file_location('app','functions/deliver/app.py'); m=u.module_from_spec(s); "
     "s.loader.exec_module(m); print(time.perf_counter()-t)"
 )
-# The boto3 clients the first batch builds (relay.services.build_deliver_deps, in its order), through
+# The boto3 clients the first batch builds (relay.apps.deliver.build_deps, in its order), through
 # the handler's own factory: construction only (botocore loads its service models), no network call.
 FIRST_BATCH_CLIENTS = ("dynamodb", "secretsmanager", "sqs")
 IMPORT_HANDLER_AND_CLIENTS = (
     "import time,importlib.util as u; t=time.perf_counter(); "
     "s=u.spec_from_file_location('app','functions/deliver/app.py'); m=u.module_from_spec(s); "
     "s.loader.exec_module(m); t1=time.perf_counter(); "
-    "from relay.services import aws_client; "
+    "from relay.aws import aws_client; "
     f"[aws_client(n) for n in {FIRST_BATCH_CLIENTS!r}]; "
     "print(t1-t, time.perf_counter()-t1)"
 )
@@ -530,7 +533,7 @@ def print_tables() -> None:
         "(as from a layer built with compiled files); the worst-case row points PYTHONPYCACHEPREFIX at an "
         "empty directory with PYTHONDONTWRITEBYTECODE=1, so everything is compiled from source. The first "
         "three rows come from the same fresh interpreters: each imports the handler (timed), then builds "
-        "the clients the first batch needs through `relay.services.aws_client` (the handler's factory: "
+        "the clients the first batch needs through `relay.aws.aws_client` (the handler's factory: "
         "timeouts, standard retries; timed separately); client construction loads botocore's service models and endpoint data "
         "but makes no network call (placeholder credentials in the environment, as Lambda provides its "
         "role's, so the credential chain reads no file and probes no metadata service).\n"

@@ -36,21 +36,24 @@ RELAY_PREVIEW_IMPORTS = "import relay.cli, relay.preview"
 
 
 def relay_transform(bodies: list[bytes]) -> list[bytes]:
-    """Relay's deliver-path transform of SQS message bodies, starting with cold hash caches on every call."""
+    """Relay's deliver-path transform of SQS message bodies (delivery's plan phase: validate, map; then the
+    request bodies), starting with cold hash caches on every call."""
     from relay.events import parse_event_json
     from relay.integrations import Integration
-    from relay.vendors.meta_capi.mapping import ServerEvent, map_event
-    from relay.vendors.meta_capi.request import build_requests
-    from relay.vendors.meta_capi.user_data import clear_caches
+    from relay.outbound import ServerEvent
+    from relay.runtime import gc_paused
+    from relay.vendors import VENDORS, clear_caches
 
     clear_caches()  # no hash survives from the previous call
+    vendor = VENDORS["meta_capi"]
     integration = Integration.model_validate({"id": "b", "source_id": "s", "config": {"pixel_id": PIXEL}})
     events = []
-    for body in bodies:
-        outcome = map_event(parse_event_json(body), integration, now=NOW)
-        if isinstance(outcome, ServerEvent):
-            events.append(outcome)
-    requests, _ = build_requests(events)
+    with gc_paused():  # as deliver_batch does
+        for body in bodies:
+            outcome = vendor.map_event(parse_event_json(body), integration, now=NOW)
+            if isinstance(outcome, ServerEvent):
+                events.append(outcome)
+        requests, _ = vendor.build_requests(events, integration)
     return [r.body for r in requests]
 
 
