@@ -37,23 +37,30 @@ RELAY_PREVIEW_IMPORTS = "import relay.cli, relay.preview"
 
 def relay_transform(bodies: list[bytes]) -> list[bytes]:
     """Relay's deliver-path transform of SQS message bodies (delivery's plan phase: validate, map; then the
-    request bodies), starting with cold hash caches on every call."""
+    request bodies), starting with cold hash caches on every call. The garbage collector is paused around
+    the whole call, as DeliverFunction's handler pauses it around a batch."""
+    from relay.runtime import gc_paused
+    from relay.vendors import clear_caches
+
+    clear_caches()  # no hash survives from the previous call
+    with gc_paused():
+        return _relay_bodies(bodies)
+
+
+def _relay_bodies(bodies: list[bytes]) -> list[bytes]:
     from relay.events import parse_event_json
     from relay.integrations import Integration
     from relay.outbound import ServerEvent
-    from relay.runtime import gc_paused
-    from relay.vendors import VENDORS, clear_caches
+    from relay.vendors import VENDORS
 
-    clear_caches()  # no hash survives from the previous call
     vendor = VENDORS["meta_capi"]
     integration = Integration.model_validate({"id": "b", "source_id": "s", "config": {"pixel_id": PIXEL}})
     events = []
-    with gc_paused():  # as deliver_batch does
-        for body in bodies:
-            outcome = vendor.map_event(parse_event_json(body), integration, now=NOW)
-            if isinstance(outcome, ServerEvent):
-                events.append(outcome)
-        requests, _ = vendor.build_requests(events, integration)
+    for body in bodies:
+        outcome = vendor.map_event(parse_event_json(body), integration, now=NOW)
+        if isinstance(outcome, ServerEvent):
+            events.append(outcome)
+    requests, _ = vendor.build_requests(events, integration)
     return [r.body for r in requests]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import sys
@@ -92,6 +93,9 @@ def _cmd_preview(args: argparse.Namespace) -> int:
     from relay.preview import run_preview
 
     integration = integration_from_options(args)
+    # A one-shot batch process: every object lives until the output is written, and reference counting
+    # frees what dies earlier, so the cyclic collector would only walk the events again and again.
+    gc.disable()
     result = run_preview(_read_bytes(args.file), integration, now=args.now or datetime.now(UTC))
     if args.compact:
         # One write of one buffer: a document per call, not a system call per JSON token.

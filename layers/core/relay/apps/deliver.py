@@ -10,6 +10,7 @@ from typing import Any
 from relay.aws import aws_client
 from relay.delivery import Deps, deliver_batch
 from relay.queue import SqsRecord
+from relay.runtime import gc_paused
 from relay.settings import DeliverSettings, deliver_settings
 
 
@@ -58,6 +59,9 @@ def handle(event: Mapping[str, Any], context: Any = None, *, base: Deps | None =
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     if remaining is not None:
         chosen = replace(chosen, remaining_s=lambda: remaining() / 1000)
-    outcome = deliver_batch([SqsRecord.from_lambda(r) for r in records], chosen)
+    # Paused around the call, not inside it: by the time the collector runs again the batch's objects
+    # are gone, so it never walks them.
+    with gc_paused():
+        outcome = deliver_batch([SqsRecord.from_lambda(r) for r in records], chosen)
     report(outcome, metrics=metrics(), logger=logger())
     return outcome.response()
