@@ -155,3 +155,12 @@ def test_module_entry_point_reads_stdin():
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.count(b"\n") == 1
     assert len(json.loads(proc.stdout)["requests"][0]["body"]["data"]) == 5
+
+
+def test_the_cli_names_the_same_variants_as_the_integrations_model():
+    # GIVEN the command line's variant choices (kept import-free for start-up time)
+    from relay.cli import VARIANT_CHOICES
+    from relay.integrations import VARIANTS
+
+    # THEN they are the model's, in the same order
+    assert VARIANT_CHOICES == VARIANTS

@@ -474,5 +474,5 @@ def test_tracing_is_off_by_default_and_switched_by_one_parameter():
     assert function["Tracing"] == {"Ref": "Tracing"}
     assert variables["POWERTOOLS_TRACE_DISABLED"] == {"Fn::If": ["TracingActive", "false", "true"]}
     assert TEMPLATE["Conditions"]["TracingActive"] == {"Fn::Equals": [{"Ref": "Tracing"}, "Active"]}
-    # AND pydantic's plugin scan (entry points, ≈ 40 ms of cold start) is skipped
+    # AND pydantic's plugin scan (entry points over the whole layer) is skipped
     assert variables["PYDANTIC_DISABLE_PLUGINS"] == "__all__"

@@ -18,10 +18,6 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Literal
 
-import phonenumbers
-import pycountry
-from phonenumbers.phonemetadata import PhoneMetadata
-
 HASHED_KEYS: frozenset[str] = frozenset(
     {"em", "ph", "fn", "ln", "db", "ge", "ct", "st", "zp", "country", "external_id"}
 )
@@ -170,6 +166,8 @@ def _libphonenumber_e164(text: str, region: str | None) -> str | None:
 
 def _possible_e164(text: str, region: str | None, strict: bool = False) -> str | None:
     try:
+        import phonenumbers  # imported on first use: the module takes tens of ms to load
+
         number = phonenumbers.parse(text, region)
         check = phonenumbers.is_valid_number if strict else phonenumbers.is_possible_number
         if not check(number):
@@ -249,12 +247,17 @@ class _CallingCodePlan:
 
 @cache
 def _calling_codes() -> dict[str, int]:
+    import phonenumbers
+
     return {str(code): code for code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE}
 
 
 @cache
 def _calling_code_plan(code: int) -> _CallingCodePlan | None:
     """The plan for ``code``, or None when its metadata has a shape the fast path does not replay."""
+    import phonenumbers
+    from phonenumbers.phonemetadata import PhoneMetadata
+
     region = phonenumbers.region_code_for_country_code(code)
     metadata = PhoneMetadata.metadata_for_region_or_calling_code(code, region)
     if metadata is None or metadata.general_desc is None or not metadata.general_desc.possible_length:
@@ -321,6 +324,8 @@ def normalize_city(value: str) -> str | None:
 @cache
 def _state_table(country: str) -> dict[str, str]:
     """Folded subdivision name or code -> 2-letter code, for "us" (states + DC + PR) or "ca"."""
+    import pycountry  # imported on first use, like the tables built from it
+
     table: dict[str, str] = {}
     for sub in pycountry.subdivisions:
         if sub.country_code != country.upper() or sub.code in _US_NON_STATES:
@@ -368,6 +373,8 @@ def _country_table() -> dict[str, str]:
     from "Virgin Islands, British" and "Virgin Islands, U.S.") maps to nothing; a code, name or alias that
     already exists keeps its country.
     """
+    import pycountry  # imported on first use, like the tables built from it
+
     table: dict[str, str] = {}
     for country in pycountry.countries:
         code = country.alpha_2.lower()
