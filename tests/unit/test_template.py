@@ -24,15 +24,24 @@ def test_functions_run_python313_on_arm64():
     assert {"Ref": "CoreLayer"} in function["Layers"]
 
 
-def test_core_layer_is_built_from_layers_core_with_python313():
-    # GIVEN the shared layer
+def test_core_layer_is_built_from_layers_core_with_compiled_bytecode():
+    # GIVEN the shared layer and its Makefile
     layer = TEMPLATE["Resources"]["CoreLayer"]
-    # THEN SAM builds it from layers/core with BuildMethod python3.13 (not "python")
+    makefile = (ROOT / "layers" / "core" / "Makefile").read_text()
+    # THEN SAM builds it from layers/core with the makefile method, for python3.13 on arm64
     assert layer["Type"] == "AWS::Serverless::LayerVersion"
     assert layer["Properties"]["ContentUri"] == "layers/core/"
-    assert layer["Metadata"]["BuildMethod"] == "python3.13"
+    assert layer["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": "arm64"}
     assert layer["Properties"]["CompatibleRuntimes"] == ["python3.13"]
     assert (ROOT / "layers" / "core" / "requirements.txt").is_file()
+    # AND the target installs arm64 cp313 wheels and compiles hash-based bytecode with CPython 3.13
+    assert "build-CoreLayer:" in makefile
+    assert (
+        "--platform manylinux2014_aarch64 --implementation cp --python-version 3.13 --only-binary=:all:"
+        in makefile
+    )
+    assert "-m compileall -q -j 0 --invalidation-mode unchecked-hash" in makefile
+    assert "sys.version_info[:2] == (3, 13)" in makefile
 
 
 # ---- queues, tables, functions, alarms (DESIGN §1, §7) --------------------------------------------

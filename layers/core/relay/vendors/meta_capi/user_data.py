@@ -53,22 +53,26 @@ def build(
     event: Event, *, default_country: str | None, event_ms: int, today: date, app: bool
 ) -> dict[str, Any]:
     """user_data for `event`: hashed match keys, external_id, IP, user agent, fbp / fbc (app: anon_id, madid)."""
-    ctx = context(event)
+    ctx = event.get("context") or {}
     data: dict[str, Any] = {}
     if (ip := ctx.get("ip")) and (ip := _ip(ip)) is not None:
         data["client_ip_address"] = ip
     if (agent := ctx.get("user_agent")) and (agent := agent.strip()):
         data["client_user_agent"] = agent
-    if (fbp := identity.valid_cookie(ctx.get("fbp"))) is not None:
+    if (fbp := ctx.get("fbp")) is not None and (fbp := identity.valid_cookie(fbp)) is not None:
         data["fbp"] = fbp
-    if (fbc := identity.resolve_fbc(ctx.get("fbc"), page_url(event), event_ms)) is not None:
+    cookie, url = ctx.get("fbc"), page_url(event)
+    # Without a cookie or an fbclid in the URL there is no fbc to resolve.
+    if (cookie is not None or (url and "fbclid=" in url)) and (
+        fbc := identity.resolve_fbc(cookie, url, event_ms)
+    ) is not None:
         data["fbc"] = fbc
     anonymous_id, user_id = event.get("anonymous_id"), event.get("user_id")
-    ids = [v for v in (anonymous_id, user_id) if v is not None]
-    if ids and (external := hashing.external_ids(ids)) is not None:
-        data["external_id"] = external
-    traits = user_traits(event)
-    if traits:
+    if anonymous_id is not None or user_id is not None:
+        ids = [v for v in (anonymous_id, user_id) if v is not None]
+        if (external := hashing.external_ids(ids)) is not None:
+            data["external_id"] = external
+    if traits := user_traits(event):
         data.update(hashing.hashed_traits(traits, default_country=default_country, today=today))
     if app:
         if anonymous_id:
