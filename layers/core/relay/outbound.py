@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, NamedTuple
 
 from relay.queue import DlqReason, SkipReason
 
 
-@dataclass(frozen=True, slots=True)
-class ServerEvent:
-    """A validated vendor event for one destination; `payload` is one element of the request's data."""
+class ServerEvent(NamedTuple):
+    """A validated vendor event for one destination; `payload` is one element of the request's data.
+
+    A NamedTuple (immutable, and cheaper to build than a frozen dataclass: one is built per event)."""
 
     pixel_id: str
     event_name: str

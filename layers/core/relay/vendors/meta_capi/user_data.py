@@ -25,6 +25,7 @@ INSUFFICIENT_COMBINATIONS = (
     frozenset({"fn", "ge"}),
     frozenset({"ln", "ge"}),
 )
+_IN_SOME_COMBINATION = frozenset().union(*INSUFFICIENT_COMBINATIONS)
 # Validated IPs are memoised like the hashes (a visitor sends several events from one address).
 IP_CACHE_SIZE = 8192
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
@@ -86,7 +87,11 @@ def build(
 def insufficient(user_data: dict[str, Any]) -> bool:
     """True when Meta would reject user_data as "insufficient customer information"."""
     keys = user_data.keys()
-    return not keys or any(keys <= combo for combo in INSUFFICIENT_COMBINATIONS)
+    if not keys:
+        return True
+    if not keys <= _IN_SOME_COMBINATION:  # a key outside every combination (external_id, em, IP...)
+        return False
+    return any(keys <= combo for combo in INSUFFICIENT_COMBINATIONS)
 
 
 def _tz_abbreviation(name: str | None, when: datetime) -> str:
