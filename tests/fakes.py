@@ -355,3 +355,43 @@ if TYPE_CHECKING:  # the fakes satisfy delivery's Protocols (checked by mypy, ne
     _debugger: DebugSink = FakeDebugger()
     _integrations: Callable[[str], Sequence[Integration | BrokenIntegration]] = FakeIntegrations()
     _log: Log = FakeLog()
+
+
+# ---- a thin wrapper around a real (moto) boto3 client ----------------------------------------------
+
+Around = Callable[[Callable[..., Any], dict[str, Any]], Any]
+
+
+class WrappedClient:
+    """A boto3 client passed through, recording every call; `around[operation](call, kwargs)` answers
+    instead of the real call (it may call `call(**kwargs)` itself, change the request or raise)."""
+
+    def __init__(self, client: Any, **around: Around) -> None:
+        self._client = client
+        self.around = around
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.exceptions = client.exceptions
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._client, name)
+        if not callable(method):
+            return method
+
+        def call(**kwargs: Any) -> Any:
+            self.calls.append((name, kwargs))
+            hook = self.around.get(name)
+            return hook(method, kwargs) if hook is not None else method(**kwargs)
+
+        return call
+
+    def requests(self, operation: str) -> list[dict[str, Any]]:
+        """The keyword arguments of each call of `operation`, in order."""
+        return [kwargs for name, kwargs in self.calls if name == operation]
+
+
+def client_error(code: str, operation: str = "Operation") -> Exception:
+    """A botocore ClientError with error code `code`."""
+    from botocore.exceptions import ClientError
+
+    error: Exception = ClientError({"Error": {"Code": code, "Message": f"fake {code}"}}, operation)
+    return error
