@@ -6,8 +6,6 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from relay import aws, observability, settings
-from relay.apps import deliver as deliver_app
 from relay.local.graph import Fault, GraphEmulator
 from relay.local.runner import THROWAWAY_TOKEN, _integration, rebase
 from relay.local.stack import LocalStack
@@ -35,13 +33,6 @@ def test_handler_delivers_the_sample_sqs_event_with_a_partial_batch_response(mon
         )
         for key, value in config.model_dump(exclude_none=True).items():
             monkeypatch.setenv(key.upper(), str(value))
-        monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
-        monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Relay")
-        monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "relay")
-        settings.clear()
-        observability.clear()
-        deliver_app.deps.cache_clear()
-        aws.aws_client.cache_clear()
         handler = load_handler_module("deliver").handler
         event = _sqs_event("src-1")
         graph.inject(Fault("transient", times=3))
@@ -61,7 +52,3 @@ def test_handler_delivers_the_sample_sqs_event_with_a_partial_batch_response(mon
     assert '"Delivered"' in output
     assert "@example.com" not in output.lower()
     assert THROWAWAY_TOKEN not in output
-    deliver_app.deps.cache_clear()
-    aws.aws_client.cache_clear()
-    settings.clear()
-    observability.clear()

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from moto import mock_aws  # before any boto3 client exists
 from pydantic import ValidationError
 
 import relay.aws
-import relay.observability
 import relay.settings
 from relay.redrive import NO_REASON, RedriveReport, RedriveRequest, redrive
 from tests.support import EVENTS, LambdaContext, load_handler_module
@@ -29,20 +26,6 @@ class Queues:
     sqs: Any
     dlq_url: str
     queue_url: str
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        yield
 
 
 @pytest.fixture
@@ -334,27 +317,13 @@ def test_redrive_request_rejects_bad_input(event: dict[str, Any]) -> None:
 # ---- the Lambda handler ----------------------------------------------------------------------------
 
 
-@pytest.fixture
-def fresh_factories() -> Iterator[None]:
-    relay.settings.clear()
-    relay.aws.aws_client.cache_clear()
-    relay.observability.clear()
-    yield
-    relay.settings.clear()
-    relay.aws.aws_client.cache_clear()
-    relay.observability.clear()
-
-
 def test_handler_redrives_the_sample_event(
-    queues: Queues, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], fresh_factories: None
+    queues: Queues, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # GIVEN the function's environment and the sample invoke event (int-1, reason auth)
     for name, value in {
         "DLQ_URL": queues.dlq_url,
         "EVENTS_QUEUE_URL": queues.queue_url,
-        "POWERTOOLS_SERVICE_NAME": "relay",
-        "POWERTOOLS_METRICS_NAMESPACE": "Relay",
-        "POWERTOOLS_TRACE_DISABLED": "true",
     }.items():
         monkeypatch.setenv(name, value)
     event = json.loads((EVENTS / "redrive.json").read_text())
@@ -381,13 +350,10 @@ def test_handler_redrives_the_sample_event(
 
 
 @pytest.mark.filterwarnings("ignore:No application metrics to publish")
-def test_handler_rejects_an_invalid_event(
-    queues: Queues, monkeypatch: pytest.MonkeyPatch, fresh_factories: None
-) -> None:
+def test_handler_rejects_an_invalid_event(queues: Queues, monkeypatch: pytest.MonkeyPatch) -> None:
     # GIVEN the function's environment
     monkeypatch.setenv("DLQ_URL", queues.dlq_url)
     monkeypatch.setenv("EVENTS_QUEUE_URL", queues.queue_url)
-    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     park(queues, body("m"), reason="auth")
     app = load_handler_module("redrive")
     # WHEN it is invoked with an unknown key / THEN it fails before touching the DLQ

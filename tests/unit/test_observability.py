@@ -28,10 +28,8 @@ class _Logger:
         self.lines.append(("warning", message, extra))
 
 
-def test_report_publishes_counts_coverage_and_warns_on_version_and_auth(monkeypatch, capsys):
-    # GIVEN a batch with deliveries, skips, parked events and a version warning
-    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Relay")
-    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "relay")
+def test_report_publishes_counts_coverage_and_warns_on_version_and_auth(capsys):
+    # GIVEN a batch with deliveries, skips, parked events and a version warning (Relay / relay: conftest)
     metrics = Metrics()
     outcome = BatchOutcome(
         delivered=4,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, get_args
 
 from relay.aws import error_code
@@ -241,9 +241,13 @@ class DeadLetters:
         self._sleep = sleep
 
     def park(self, items: Sequence[Parked]) -> set[str]:
-        """Send `items`; returns the record ids whose send FAILED (the caller must not drop them)."""
-        result = send_batched(self._sqs, self._url, [p.entry() for p in items], sleep=self._sleep)
-        return {p.record_id for p in items if p.record_id not in result.sent}
+        """Send `items`; returns the record ids whose send FAILED (the caller must not drop them).
+
+        One record can be parked for several integrations, so each message is tracked by its position.
+        """
+        entries = [replace(p.entry(), key=str(n)) for n, p in enumerate(items)]
+        result = send_batched(self._sqs, self._url, entries, sleep=self._sleep)
+        return {p.record_id for n, p in enumerate(items) if str(n) not in result.sent}
 
 
 def change_visibility(sqs: Any, queue_url: str, handles: Iterable[str], seconds: int) -> int:

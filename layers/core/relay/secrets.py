@@ -17,7 +17,10 @@ DEFAULT_CACHE_S = 300.0
 # Secrets Manager's shortest recovery window: a deleted integration's token can be restored for a week.
 RECOVERY_WINDOW_DAYS = 7
 # Answers no retry will fix: the events wait in the DLQ (reason auth) until a token is set.
-MISSING_SECRET_CODES = frozenset({"ResourceNotFoundException", "AccessDeniedException", "DecryptionFailure"})
+# GetSecretValue answers InvalidRequestException for a secret scheduled for deletion.
+MISSING_SECRET_CODES = frozenset(
+    {"ResourceNotFoundException", "AccessDeniedException", "DecryptionFailure", "InvalidRequestException"}
+)
 
 
 class MissingToken(LookupError):

@@ -132,6 +132,12 @@ def _invalid(
     vendor = VENDORS[integration.vendor]
     half = len(items) // 2
     for part in (items[:half], items[half:]):
+        if result.refused is not None:  # the token was refused meanwhile: the other half would be too
+            result.parked.extend((item, "auth", result.refused) for item in part)
+            continue
+        if not time_for_a_call(deps, integration):  # leave before Lambda's timeout: SQS redelivers it
+            result.retry.extend(part)
+            continue
         sub, _ = vendor.build_requests([i.event for i in part], integration)
         _send(sub[0], part, integration, token, deps, now, result)
 
