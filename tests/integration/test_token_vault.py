@@ -133,3 +133,36 @@ def test_a_failure_that_is_not_a_missing_secret_propagates_from_put_version(loca
     with pytest.raises(ClientError, match="AccessDeniedException") as raised:
         vault.put_version("int-1", "token-secret-value")
     assert "token-secret-value" not in str(raised.value)
+
+
+class _AwsDeletionRules:
+    """moto's Secrets Manager, with AWS's rule it lacks: PutSecretValue on a secret scheduled for deletion
+    fails with InvalidRequestException (moto accepts it)."""
+
+    def __init__(self, sm):
+        self._sm = sm
+
+    def put_secret_value(self, **kwargs):
+        from botocore.exceptions import ClientError
+
+        if "DeletedDate" in self._sm.describe_secret(SecretId=kwargs["SecretId"]):
+            error = {"Error": {"Code": "InvalidRequestException", "Message": "scheduled for deletion"}}
+            raise ClientError(error, "PutSecretValue")
+        return self._sm.put_secret_value(**kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._sm, name)
+
+
+def test_put_version_restores_a_secret_scheduled_for_deletion(local):
+    # GIVEN a token whose deletion is scheduled (its integration was deleted), under AWS's rules
+    vault = TokenVault(_AwsDeletionRules(local.secretsmanager), PREFIX)
+    vault.put_version("int-1", "token-one")
+    vault.schedule_delete("int-1")
+    # WHEN a token is put for the same integration again
+    version = vault.put_version("int-1", "token-two")
+    # THEN the secret is restored, the new token is its current version and reads back
+    described = local.secretsmanager.describe_secret(SecretId=NAME)
+    assert "DeletedDate" not in described
+    assert "AWSCURRENT" in described["VersionIdsToStages"][version]
+    assert vault.get("int-1") == "token-two"

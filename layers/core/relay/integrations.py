@@ -204,7 +204,7 @@ class IntegrationStore:
         if values:
             kwargs["ExpressionAttributeValues"] = values
         self._conditional(lambda: self._db.put_item(**kwargs), failure)
-        self._cache.pop(stored.source_id, None)
+        self._cache.clear()  # the item may have moved from another source: forget every cached answer
 
     @staticmethod
     def _conditional(call: Callable[[], Any], failure: Exception) -> None:

@@ -91,9 +91,15 @@ class TokenVault:
         try:
             answer = self._sm.put_secret_value(SecretId=name, SecretString=token)
         except Exception as exc:
-            if error_code(exc) != "ResourceNotFoundException":
+            code = error_code(exc)
+            if code == "ResourceNotFoundException":
+                answer = self._sm.create_secret(Name=name, SecretString=token)
+            elif code == "InvalidRequestException":
+                # Scheduled for deletion (the integration was deleted, and is being set up again): restore it.
+                self._sm.restore_secret(SecretId=name)
+                answer = self._sm.put_secret_value(SecretId=name, SecretString=token)
+            else:
                 raise
-            answer = self._sm.create_secret(Name=name, SecretString=token)
         version: str = answer["VersionId"]
         return version
 
