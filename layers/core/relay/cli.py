@@ -27,14 +27,7 @@ class UsageError(Exception):
 
 
 def _read_text(path: str) -> str:
-    try:
-        raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    return _read_bytes(path).decode("utf-8-sig")
 
 
 def _instant(text: str) -> datetime:
