@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
@@ -32,7 +31,7 @@ TOKEN_LAST = 4
 
 
 class _Common(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     source_id: str = Field(min_length=1, max_length=128)
     vendor: VendorName = "meta_capi"
@@ -104,7 +103,7 @@ class StoredIntegration(_Common):
 class BrokenIntegration(BaseModel):
     """A stored item of the source that does not validate: its events are parked (reason config)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     id: str
     source_id: str
@@ -242,7 +241,7 @@ def register(
     *,
     store: IntegrationStore,
     vault: TokenWriter,
-    new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+    new_id: Callable[[], str] | None = None,
 ) -> StoredIntegration:
     """Store a new integration: its token as a new secret version, then the item (token_last4 only).
 
@@ -250,7 +249,14 @@ def register(
     fails to store stays as an unreferenced secret version; the next register with that id overwrites it.
     """
     token = new.token()
-    integration_id = new.id or new_id()
+    if new.id:
+        integration_id = new.id
+    elif new_id is not None:
+        integration_id = new_id()
+    else:
+        import uuid  # only a new integration without a client-supplied id needs one
+
+        integration_id = uuid.uuid4().hex
     version = vault.put_version(integration_id, token)
     now = _now()
     data = new.model_dump(exclude={"id", "config"})

@@ -59,7 +59,7 @@ class SqsClient(Protocol):
 class RedriveRequest(BaseModel):
     """The RedriveFunction's invoke event."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     integration_id: str | None = None
     reason: DlqReason | None = None

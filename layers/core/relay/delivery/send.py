@@ -8,7 +8,6 @@ integrations run concurrently.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
@@ -34,6 +33,8 @@ def send_all(jobs: list[Job], deps: Deps, now: datetime) -> list[JobResult]:
         return []
     if len(jobs) == 1:
         return [send_job(jobs[0], deps, now)]
+    from concurrent.futures import ThreadPoolExecutor  # only a batch for several integrations needs threads
+
     with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_INTEGRATIONS, len(jobs))) as pool:
         return list(pool.map(lambda job: send_job(job, deps, now), jobs))
 

@@ -16,7 +16,7 @@ ApiVersion = Annotated[str, StringConstraints(pattern=r"^v\d{2,3}\.0$")]
 class Ldu(BaseModel):
     """Meta's Limited Data Use: country 1 = USA, 0 = geolocate; state 1000 = California, 0 = geolocate."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
     country: int = 0
     state: int = 0
 
@@ -27,7 +27,7 @@ class MetaConfig(BaseModel):
     `access_token` is accepted on input only: it is stored in Secrets Manager, never in the table.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     pixel_id: PixelId
     access_token: SecretStr | None = None

@@ -12,7 +12,6 @@ import re
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from relay import hashing, identity
 from relay.events import Event, context, page_url, user_traits
@@ -97,6 +96,8 @@ def insufficient(user_data: dict[str, Any]) -> bool:
 def _tz_abbreviation(name: str | None, when: datetime) -> str:
     if not name:
         return ""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError  # app events only
+
     try:
         return when.astimezone(ZoneInfo(name)).tzname() or ""
     except (ZoneInfoNotFoundError, ValueError):
