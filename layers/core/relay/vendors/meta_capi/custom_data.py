@@ -244,6 +244,8 @@ def _scalar(value: object) -> bool:
 
 def _text(props: dict[str, Any], key: str) -> str | None:
     raw = props.get(key)
+    if type(raw) is str:
+        return raw.strip() or None
     if raw is None or isinstance(raw, bool) or not _scalar(raw):
         return None
     text = str(raw).strip()
