@@ -115,3 +115,51 @@ def test_the_handler_import_builds_nothing_and_tracing_is_imported_only_when_on(
     assert result["at_import"] is False
     assert result["xray"] is xray
     assert result["answer"] == {"ok": True}
+
+
+class _RefusingSqs:
+    """One DLQ message to receive; the events queue refuses every send."""
+
+    def __init__(self) -> None:
+        self.received = False
+
+    def receive_message(self, **kwargs: Any) -> dict[str, Any]:
+        if self.received:
+            return {"Messages": []}
+        self.received = True
+        body = json.dumps({"type": "page", "messageId": "m-1"})
+        return {
+            "Messages": [{"MessageId": "d-1", "ReceiptHandle": "h-1", "Body": body, "MessageAttributes": {}}]
+        }
+
+    def send_message_batch(self, **kwargs: Any) -> dict[str, Any]:
+        from botocore.exceptions import ClientError
+
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "SendMessageBatch")
+
+    def delete_message_batch(self, **kwargs: Any) -> dict[str, Any]:
+        return {"Successful": [], "Failed": []}
+
+    def change_message_visibility_batch(self, **kwargs: Any) -> dict[str, Any]:
+        return {"Successful": [], "Failed": []}
+
+
+def test_redrive_logs_structured_json_through_the_one_logger_whatever_the_service_name(monkeypatch, capsys):
+    # GIVEN a stack whose functions are named "shop-relay" (not "relay"), and a queue that refuses sends
+    from datetime import UTC, datetime
+
+    from relay.redrive import RedriveRequest, redrive
+
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "shop-relay")
+    # WHEN a redrive runs into the refusal
+    report = redrive(
+        RedriveRequest(), sqs=_RefusingSqs(), dlq_url="dlq", queue_url="q", now=lambda: datetime.now(UTC)
+    )
+    # THEN its log lines are Powertools JSON with that service name, naming the error code, not the body
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    refused = [line for line in lines if line.get("message") == "redrive: the events queue refused a message"]
+    assert report.stopped == "send_error"
+    assert refused
+    assert refused[0]["service"] == "shop-relay"
+    assert refused[0]["code"] == "AccessDenied"
+    assert "messageId" not in json.dumps(lines)
