@@ -264,11 +264,6 @@ def passthrough(props: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def build(rule: Rule, props: dict[str, Any], value_field: str | None) -> dict[str, Any]:
-    """custom_data for `rule` from `props`; raises MappingError naming a malformed property."""
-    return compile_rule(rule, value_field)(props)
-
-
 @dataclass(frozen=True, slots=True)
 class _Shape:
     """What one row builds, decided once: each flag is a field of DESIGN §5's table for that row."""

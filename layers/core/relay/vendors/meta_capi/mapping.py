@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from relay import consent, pii
-from relay.events import Event, content_event_id, context, page_referrer, page_url, properties
+from relay.events import Event, content_event_id, context, moment, page_referrer, page_url, properties
 from relay.outbound import Outcome, Rejected, ServerEvent, Skipped
 from relay.queue import SkipReason
 from relay.vendors.meta_capi import custom_data, user_data, variants
@@ -63,13 +63,11 @@ def _clock(now: datetime) -> tuple[float, int]:
 
 def event_time(event: Event, now: datetime) -> int | Rejected:
     """event_time in Unix seconds: timestamp, else receivedAt; future times clamp to `now`."""
-    when = event.get("timestamp") or event.get("received_at")
+    when = moment(event)  # the one reading of an event's time, shared with the redrive's age check
     if when is None:
         return Rejected(
             "timestamp: missing (neither timestamp nor receivedAt is set)", event.get("message_id")
         )
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
     oldest, now_s = _clock(now)
     seconds = when.timestamp()
     if seconds < oldest:
@@ -184,10 +182,6 @@ def plan_for(integration: Integration) -> Plan:
     compiled = Plan(integration)
     _plans[id(integration)] = (integration, compiled)
     return compiled
-
-
-def clear_plans() -> None:
-    _plans.clear()
 
 
 def map_event(event: Event, integration: Integration, *, now: datetime) -> Outcome:
