@@ -20,6 +20,12 @@ if TYPE_CHECKING:
 RETENTION = timedelta(days=7)
 BATCH_WRITE_MAX = 25
 MAX_RECORDS_PER_CALL = 100  # a 1,000-event failure is summarised by its first 100 events
+# DynamoDB caps a sort key at 1,024 bytes and an item at 400 KB: the event_id is cut to this many characters
+# in the key and the stored attribute, and a payload whose JSON exceeds MAX_PAYLOAD_BYTES is stored as
+# a note saying so (the payload is bounded by the event's own bounds, but a record must never fail).
+MAX_ID_CHARS = 200
+MAX_PAYLOAD_BYTES = 64 * 1024
+DETAIL_CHARS = 500
 
 
 def stored_payload(event: ServerEvent) -> dict[str, Any]:
@@ -45,17 +51,21 @@ class Debugger:
         expires = str(int((now + RETENTION).timestamp()))
         items = []
         for n, event in enumerate(events[:MAX_RECORDS_PER_CALL]):
+            event_id = event.event_id[:MAX_ID_CHARS]
+            payload = json.dumps(stored_payload(event), separators=(",", ":"))
+            if len(payload) > MAX_PAYLOAD_BYTES // 4 and len(payload.encode()) > MAX_PAYLOAD_BYTES:
+                payload = json.dumps({"omitted": f"payload larger than {MAX_PAYLOAD_BYTES:,} bytes"})
             items.append(
                 {
                     "PutRequest": {
                         "Item": {
                             "integration_id": {"S": integration.id},
-                            "recorded_at": {"S": f"{now.isoformat()}#{n:04d}#{event.event_id}"},
+                            "recorded_at": {"S": f"{now.isoformat()}#{n:04d}#{event_id}"},
                             "event_name": {"S": event.event_name},
-                            "event_id": {"S": event.event_id},
+                            "event_id": {"S": event_id},
                             "outcome": {"S": outcome},
-                            "detail": {"S": detail[:500]},
-                            "payload": {"S": json.dumps(stored_payload(event), separators=(",", ":"))},
+                            "detail": {"S": detail[:DETAIL_CHARS]},
+                            "payload": {"S": payload},
                             "expires_at": {"N": expires},
                         }
                     }

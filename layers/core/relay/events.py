@@ -23,7 +23,20 @@ from pydantic import AliasChoices, ConfigDict, Field, TypeAdapter, ValidationErr
 from typing_extensions import TypedDict
 
 EventType = Literal["page", "screen", "track", "identify", "group", "alias"]
-_CONFIG = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+
+# Input bounds (docs/normalization.md, "Input bounds"). Segment's HTTP API takes at most 32 KB per event;
+# twice that is the most one queued event may hold. Larger bodies are parked as malformed, unread.
+MAX_EVENT_BYTES = 64 * 1024
+# Every string field the envelope names (URLs, user agent, ids, traits): browsers and CDNs cap URLs near
+# 8 KB, and no user agent, id or trait comes close. Longer → the event is rejected naming the field.
+MAX_FIELD_CHARS = 8 * 1024
+# Objects and arrays nested in `properties` (e-commerce events use 3 levels: properties.products[].x).
+MAX_DEPTH = 32
+# A lone UTF-16 surrogate (JavaScript strings may hold one; JSON escapes it as \ud800) has no UTF-8 form:
+# it is replaced by U+FFFD, as a browser's TextEncoder does, so one such character never fails a request.
+REPLACEMENT = "\ufffd"
+
+_CONFIG = ConfigDict(extra="ignore", coerce_numbers_to_str=True, str_max_length=MAX_FIELD_CHARS)
 
 
 def _alias(*names: str) -> Any:
@@ -180,36 +193,99 @@ def _checked(event: Event) -> Event:
     if event["type"] == "track" and not (event.get("event") or "").strip():
         mid = event.get("message_id")
         raise EventError("event: required for track events", mid if isinstance(mid, str) else None)
+    props: dict[str, Any] | None = event.get("properties")
+    if props and _too_deep(props, MAX_DEPTH):
+        mid = event.get("message_id")
+        raise EventError(
+            f"properties: nested deeper than {MAX_DEPTH} levels", mid if isinstance(mid, str) else None
+        )
     return event
+
+
+def _too_deep(value: dict[str, Any] | list[Any], budget: int) -> bool:
+    """True when containers nest more than `budget` levels below `value` (recursion bounded by budget)."""
+    if budget <= 0:
+        return True
+    items: Any = value.values() if type(value) is dict else value
+    for item in items:
+        kind = type(item)
+        if (kind is dict or kind is list) and _too_deep(item, budget - 1):
+            return True
+    return False
+
+
+def _repaired(value: Any, budget: int = MAX_DEPTH + 8) -> Any:
+    """`value` with every lone surrogate in its strings (and keys) replaced by U+FFFD.
+
+    Raises EventError past `budget` levels of nesting (the envelope's own levels plus MAX_DEPTH), so a
+    deeply nested document is refused here rather than by a RecursionError anywhere later.
+    """
+    kind = type(value)
+    if kind is str:
+        return _text_repaired(value)
+    if kind is dict or kind is list:
+        if budget <= 0:
+            raise EventError(f"body: nested deeper than {MAX_DEPTH} levels")
+        if kind is dict:
+            return {_text_repaired(k): _repaired(v, budget - 1) for k, v in value.items()}
+        return [_repaired(v, budget - 1) for v in value]
+    return value
+
+
+def _text_repaired(text: str) -> str:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # A valid pair was already joined by the decoder: whatever cannot be encoded is a lone surrogate.
+        return "".join(REPLACEMENT if "\ud800" <= ch <= "\udfff" else ch for ch in text)
+    return text
 
 
 def parse_event(raw: object) -> Event:
     """Validate one decoded JSON value as an event.
 
-    Raises EventError naming the field when `raw` is not an object, lacks `type` (or `event` for
-    track), or has a field of the wrong type.
+    Lone surrogates in strings are replaced by U+FFFD. Raises EventError naming the field when `raw` is
+    not an object, lacks `type` (or `event` for track), has a field of the wrong type, a string field
+    over MAX_FIELD_CHARS, or `properties` nested deeper than MAX_DEPTH.
     """
     if not isinstance(raw, dict):
         raise EventError(f"event: expected a JSON object, got {type(raw).__name__}")
+    clean: dict[str, Any] = _repaired(raw)
     try:
-        return _checked(_adapter().validate_python(raw))
+        return _checked(_adapter().validate_python(clean))
     except ValidationError as exc:
-        message_id = raw.get("messageId")
+        message_id = clean.get("messageId")
         raise EventError(_describe(exc), message_id if isinstance(message_id, str) else None) from None
 
 
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def parse_event_json(body: str | bytes) -> Event:
-    """Validate one JSON document (an SQS message body) as an event; raises EventError."""
+    """Validate one JSON document (an SQS message body) as an event; raises EventError.
+
+    Bounds: at most MAX_EVENT_BYTES (else EventError on `body`, the body unread), and those of
+    `parse_event`. JSON's own grammar is enforced (no NaN / Infinity, no invalid UTF-8).
+    """
+    if len(body) > MAX_EVENT_BYTES // 4 and _size(body) > MAX_EVENT_BYTES:
+        raise EventError(f"body: larger than {MAX_EVENT_BYTES:,} bytes")
     try:
-        # pydantic-core parses the JSON itself (fast path); the slow path below only explains failures
+        # pydantic-core parses the JSON itself (fast path); the slow path below explains failures and
+        # repairs what jiter refuses but a browser may send (lone surrogates)
         return _checked(_adapter().validate_json(body))
     except ValidationError:
         pass
     try:
-        raw = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BodyNotJson(str(exc)) from None
+        raw = json.loads(body, parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        detail = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise BodyNotJson(detail) from None
     return parse_event(raw)
+
+
+def _size(body: str | bytes) -> int:
+    return len(body) if isinstance(body, bytes) else len(body.encode("utf-8", "surrogatepass"))
 
 
 # ---- reading an event ---------------------------------------------------------------------------

@@ -7,6 +7,7 @@ age limit plus a margin: an older event can no longer be sent anyway.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -20,7 +21,17 @@ DEFAULT_RETENTION = timedelta(days=7) + RETENTION_MARGIN
 WRITE_ATTEMPTS = 5
 
 
+# DynamoDB caps a partition key at 2,048 bytes; ids longer than this are stored by their SHA-256.
+MAX_PLAIN_ID_BYTES = 512
+HASHED_ID_PREFIX = "sha256:"
+
+
 def ledger_key(pixel_id: str, event_name: str, event_id: str) -> str:
+    """The ledger's key of one event for one pixel: at most 2,048 bytes whatever the event_id's length
+    (an id over MAX_PLAIN_ID_BYTES bytes is replaced by `sha256:<hex>` of its UTF-8 bytes)."""
+    raw = event_id.encode("utf-8", "surrogatepass")
+    if len(raw) > MAX_PLAIN_ID_BYTES or event_id.startswith(HASHED_ID_PREFIX):
+        event_id = HASHED_ID_PREFIX + hashlib.sha256(raw).hexdigest()
     return f"{pixel_id}#{event_name}#{event_id}"
 
 

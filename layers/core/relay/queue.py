@@ -42,6 +42,7 @@ SkipReason = Literal[
     "consent",  # the event's consent does not cover the integration's categories
     "disabled",  # the integration is disabled
     "no_integration",  # the event's source has no integration (or not the one asked for)
+    "duplicate",  # the destination already has this event (the ledger says so, or an earlier record here)
     "mapping",  # event_mappings maps the event to null
     "identify",  # identify calls carry traits, no vendor event
     "group",

@@ -7,7 +7,8 @@ from relay.delivery.model import BatchOutcome, Deps, Job, Plan
 
 def dedupe(planned: Plan, deps: Deps, out: BatchOutcome) -> list[Job]:
     """The jobs left to send. When the ledger cannot be read, every pending record goes back to SQS
-    (sending blind could deliver twice); each event already delivered is counted in `out`."""
+    (sending blind could deliver twice); an event the ledger already has, or a repeat within the batch
+    (same pixel, event name and event_id), is a `duplicate` skip."""
     pending = planned.pending()
     if not pending:
         return []
@@ -25,7 +26,9 @@ def dedupe(planned: Plan, deps: Deps, out: BatchOutcome) -> list[Job]:
         keep = []
         for item in job.items:
             if item.key in seen:
+                # Counted as a skip when the batch settles (unless the record goes back to SQS).
                 out.already_delivered += 1
+                planned.skips.append((item.record.message_id, "duplicate"))
             else:
                 seen.add(item.key)
                 keep.append(item)

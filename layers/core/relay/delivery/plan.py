@@ -31,6 +31,13 @@ def plan(records: Sequence[SqsRecord], deps: Deps, now: datetime) -> Plan:
                 Parked(record.message_id, record.body, "malformed", None, exc.reason, record.attributes)
             )
             continue
+        except Exception as exc:  # a defect, not the sender's fault: still only this record is parked
+            _defect(deps, "parsing", exc)
+            detail = f"body: could not be read ({type(exc).__name__})"
+            result.parked.append(
+                Parked(record.message_id, record.body, "malformed", None, detail, record.attributes)
+            )
+            continue
         source = context(event).get("source_id") or deps.default_source
         if source not in per_source:
             per_source[source] = _integrations(source, deps)
@@ -43,7 +50,7 @@ def plan(records: Sequence[SqsRecord], deps: Deps, now: datetime) -> Plan:
         if not targets:
             result.skips.append((record.message_id, "no_integration"))
         for target in targets:
-            _map(record, event, target, result, now)
+            _map(record, event, target, result, now, deps)
     return result
 
 
@@ -59,13 +66,24 @@ def _integrations(source: str, deps: Deps) -> Sequence[Integration | BrokenInteg
 
 
 def _map(
-    record: SqsRecord, event: Event, target: Integration | BrokenIntegration, result: Plan, now: datetime
+    record: SqsRecord,
+    event: Event,
+    target: Integration | BrokenIntegration,
+    result: Plan,
+    now: datetime,
+    deps: Deps,
 ) -> None:
     if isinstance(target, BrokenIntegration):
         detail = f"integration {target.id} is unreadable: {target.problem}"
         result.parked.append(_park(record, "config", target.id, detail))
         return
-    outcome = VENDORS[target.vendor].map_event(event, target, now=now)
+    try:
+        outcome = VENDORS[target.vendor].map_event(event, target, now=now)
+    except Exception as exc:  # map_event never raises for bad data; a defect must not cost the batch
+        _defect(deps, "mapping", exc)
+        detail = f"event: could not be mapped ({type(exc).__name__})"
+        result.parked.append(_park(record, "invalid", target.id, detail))
+        return
     if isinstance(outcome, Skipped):
         result.skips.append((record.message_id, outcome.reason))
     elif isinstance(outcome, Rejected):
@@ -81,3 +99,10 @@ def _map(
 
 def _park(record: SqsRecord, reason: DlqReason, integration_id: str | None, detail: str) -> Parked:
     return Parked(record.message_id, record.body, reason, integration_id, detail, record.attributes)
+
+
+def _defect(deps: Deps, phase: str, exc: Exception) -> None:
+    # The exception's type only: its message may quote the event.
+    deps.logger().error(
+        f"unexpected error while {phase} one record; it is parked", extra={"error": type(exc).__name__}
+    )

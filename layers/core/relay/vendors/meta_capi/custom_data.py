@@ -30,6 +30,13 @@ ORDER_VALUE_FIELDS = ("total", "revenue", "value")
 EXACT_INT_LIMIT = 2**53
 # Compiled rows kept (custom events make a row per distinct name).
 COMPILED_RULES = 1024
+# Input bounds (docs/normalization.md): money (value, total, price, predicted_ltv) within ±MAX_MONEY —
+# far past any real order in any currency, and whole units stay exact in a double below 2**53 ≈ 9.0e15;
+# counts (quantity, num_items) and passed-through integers within int64, as Meta's integer fields are.
+# A numeric string longer than MAX_NUMBER_CHARS is refused before it is parsed.
+MAX_MONEY = 10**15
+MAX_INT = 2**63 - 1
+MAX_NUMBER_CHARS = 64
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _PRODUCT_FIELDS = frozenset({"contents", "content_ids", "num_items", "value", "list_contents"})
 _CONTENT_FIELDS = frozenset({"contents", "content_ids", "num_items"})
@@ -77,35 +84,51 @@ def _currency_code(raw: str) -> str | None:
     return code if _CURRENCY.match(code) and code in _iso_currencies() else None
 
 
-def number(value: object, field: str) -> Number | None:
-    """A JSON number (kept as is) or a numeric string (as Decimal); None when absent; MappingError otherwise."""
+def number(value: object, field: str, cap: int = MAX_MONEY) -> Number | None:
+    """A JSON number (kept as is) or a numeric string (as Decimal) within ±`cap`; None when absent;
+    MappingError otherwise (not a number, not finite, beyond the cap)."""
     if value is None or value == "":
         return None
     kind = type(value)
     if kind is int:
+        if not -cap <= value <= cap:  # type: ignore[operator]
+            raise _beyond(field, cap)
         return value  # type: ignore[return-value]
     if kind is float:
         if not math.isfinite(value):  # type: ignore[arg-type]
             raise MappingError(field, "expected a finite number")
+        if not -cap <= value <= cap:  # type: ignore[operator]
+            raise _beyond(field, cap)
         return value  # type: ignore[return-value]
-    return decimal(value, field)
+    return decimal(value, field, cap)
 
 
-def decimal(value: object, field: str) -> Decimal | None:
-    """A JSON number or numeric string as Decimal; None when absent; MappingError otherwise."""
+def decimal(value: object, field: str, cap: int = MAX_MONEY) -> Decimal | None:
+    """A JSON number or numeric string (≤ MAX_NUMBER_CHARS) as Decimal within ±`cap`; None when absent;
+    MappingError otherwise. No arithmetic happens before the bounds are checked."""
     if value is None or value == "":
         return None
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise MappingError(field, f"expected a number, got {type(value).__name__}")
     if isinstance(value, float) and not math.isfinite(value):
         raise MappingError(field, "expected a finite number")
+    if isinstance(value, int) and not -cap <= value <= cap:
+        raise _beyond(field, cap)
+    if isinstance(value, str) and len(value) > MAX_NUMBER_CHARS:
+        raise MappingError(field, f"expected a number, got a string of over {MAX_NUMBER_CHARS} characters")
     try:
-        result = Decimal(value.strip() if isinstance(value, str) else str(value))
+        result = Decimal(value.strip() if isinstance(value, str) else repr(value))
     except InvalidOperation:
         raise MappingError(field, "expected a number, got a non-numeric string") from None
     if not result.is_finite():
         raise MappingError(field, "expected a finite number")
+    if not -cap <= result <= cap:
+        raise _beyond(field, cap)
     return result
+
+
+def _beyond(field: str, cap: int) -> MappingError:
+    return MappingError(field, f"expected a number within ±{cap:.3g}")
 
 
 def quantity(value: object, field: str) -> int:
@@ -113,8 +136,10 @@ def quantity(value: object, field: str) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         if value < 0:
             raise MappingError(field, "expected a whole number >= 0")
+        if value > MAX_INT:
+            raise _beyond(field, MAX_INT)
         return value
-    amount = number(value, field)
+    amount = number(value, field, MAX_INT)
     if amount is None:
         return 1
     if isinstance(amount, float):
@@ -175,14 +200,14 @@ def _path(index: int | None, leaf: str) -> str:
 
 def _quantity_of(index: int | None, product: dict[str, Any]) -> int:
     raw = product.get("quantity")
-    if type(raw) is int and raw >= 0:  # the common case, without building the field's path
+    if type(raw) is int and 0 <= raw <= MAX_INT:  # the common case, without building the field's path
         return raw
     return quantity(raw, _path(index, "quantity"))
 
 
 def _price_of(index: int | None, product: dict[str, Any]) -> Number | None:
     raw = product.get("price")
-    if (type(raw) is float and math.isfinite(raw)) or type(raw) is int:
+    if (type(raw) is float or type(raw) is int) and -MAX_MONEY <= raw <= MAX_MONEY:  # NaN fails this too
         return raw
     return number(raw, _path(index, "price"))
 
@@ -210,10 +235,16 @@ def _line_total(pairs: Pairs) -> Number | None:
             lines.append((price, _quantity_of(index, product)))
     if not lines:
         return None
+    total: Number
     if all(type(price) is int for price, _ in lines):
-        return sum(int(price) * qty for price, qty in lines)
-    # A fraction is involved: exact decimal arithmetic (a float's repr is its exact decimal reading).
-    return sum((Decimal(repr(p)) if isinstance(p, float) else Decimal(p)) * q for p, q in lines)
+        total = sum(int(price) * qty for price, qty in lines)
+    else:
+        # A fraction is involved: exact decimal arithmetic (a float's repr is its exact decimal reading).
+        # Bounded operands (MAX_MONEY × MAX_INT) stay far inside Decimal's exponent range: no Overflow.
+        total = sum((Decimal(repr(p)) if isinstance(p, float) else Decimal(p)) * q for p, q in lines)
+    if not -MAX_MONEY <= total <= MAX_MONEY:
+        raise MappingError("properties.products", f"Σ price × quantity is beyond ±{MAX_MONEY:.3g}")
+    return total
 
 
 def value(props: dict[str, Any], rule: Rule, pairs: Pairs, value_field: str | None) -> Number | None:
@@ -229,7 +260,7 @@ def value(props: dict[str, Any], rule: Rule, pairs: Pairs, value_field: str | No
         raw = props.get(key)
         if raw is None:
             continue
-        fast = type(raw) is int or (type(raw) is float and math.isfinite(raw))
+        fast = (type(raw) is int or type(raw) is float) and -MAX_MONEY <= raw <= MAX_MONEY
         amount = raw if fast else number(raw, f"properties.{key}")
         if amount is not None:
             return amount
@@ -237,9 +268,10 @@ def value(props: dict[str, Any], rule: Rule, pairs: Pairs, value_field: str | No
 
 
 def _scalar(value: object) -> bool:
-    return isinstance(value, str | int | float | bool) and not (
-        isinstance(value, float) and not math.isfinite(value)
-    )
+    """A string, bool, finite float or int64 (Meta refuses a whole request over a longer integer)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return -MAX_INT - 1 <= value <= MAX_INT
+    return isinstance(value, str | bool) or (isinstance(value, float) and math.isfinite(value))
 
 
 def _text(props: dict[str, Any], key: str) -> str | None:
@@ -363,7 +395,10 @@ def _catalogue(
     if shape.contents and items:
         data["contents"] = items
     if shape.num_items and items:
-        data["num_items"] = sum(item["quantity"] for item in items)
+        count = sum(item["quantity"] for item in items)
+        if count > MAX_INT:
+            raise MappingError("properties.products", "Σ quantity (num_items) is beyond int64")
+        data["num_items"] = count
 
 
 def _list_contents(pairs: Pairs, props: dict[str, Any]) -> dict[str, Any]:
