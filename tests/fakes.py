@@ -10,7 +10,7 @@ import json
 import random
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -164,20 +164,23 @@ class FakeLedger:
         self, keys: Iterable[str] = (), *, fail_reads: bool = False, fail_writes: bool = False
     ) -> None:
         self.keys = set(keys)
+        self.by: dict[str, str] = {}
         self.fail_reads = fail_reads
         self.fail_writes = fail_writes
         self.reads: list[list[str]] = []
         self.writes: list[tuple[list[str], datetime]] = []
         self._lock = threading.Lock()
 
-    def delivered(self, keys: Iterable[str]) -> set[str]:
+    def delivered(self, keys: Iterable[str]) -> dict[str, str]:
         wanted = list(keys)
         self.reads.append(wanted)
         if self.fail_reads:
             raise FakeAwsError()
-        return {k for k in wanted if k in self.keys}
+        return {k: self.by.get(k, "") for k in wanted if k in self.keys}
 
-    def record(self, keys: Iterable[str], *, now: datetime) -> None:
+    def record(
+        self, keys: Iterable[str], *, now: datetime, record_of: Mapping[str, str] | None = None
+    ) -> None:
         written = list(keys)
         with self._lock:
             self.writes.append((written, now))
@@ -185,6 +188,7 @@ class FakeLedger:
             raise FakeAwsError()
         with self._lock:
             self.keys.update(written)
+            self.by.update({k: v for k, v in (record_of or {}).items() if k in written})
 
 
 # ---- dead letters ----------------------------------------------------------------------------------

@@ -277,3 +277,59 @@ def test_a_hostile_event_never_costs_its_neighbours(case, world, handler, monkey
     # ... and whatever reached Meta is valid JSON with no lone surrogate (the emulator parsed it)
     for accepted in graph.accepted[before:]:
         json.dumps(accepted.event, ensure_ascii=False).encode("utf-8")
+
+
+def _run(world, handler, monkeypatch, caplog, records):
+    graph, local, env = world
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    before = len(graph.accepted)
+    answer = handler({"Records": records}, LambdaContext(function_name="relay-deliver"))
+    return answer, graph.accepted[before:], _dlq(local), _summary(caplog.records)
+
+
+def test_duplicate_input_ends_in_exactly_one_state_per_record(world, handler, monkeypatch, caplog):
+    # GIVEN one event sent twice (same messageId, two SQS records) and two events sharing one event_id
+    a = json.dumps(order("dup-a"))
+    b, c = order("dup-b"), order("dup-c")
+    b["properties"]["event_id"] = c["properties"]["event_id"] = "dup-shared"
+    records = [_record("dup-r1", a), _record("dup-r2", a), _record("dup-r3", json.dumps(b))]
+    records.append(_record("dup-r4", json.dumps(c)))
+    # WHEN the handler runs the batch
+    answer, accepted, parked, summary = _run(world, handler, monkeypatch, caplog, records)
+    # THEN Meta gets each event once, the repeats are duplicate skips, and the four records add up
+    assert answer == {"batchItemFailures": []}
+    assert sorted(a.event["event_id"] for a in accepted) == ["dup-a", "dup-shared"]
+    assert parked == []
+    assert summary["delivered"] == 2
+    assert summary["skipped"] == {"duplicate": 2}
+    assert summary["dead_lettered"] == {}
+
+
+def test_a_later_copy_of_a_delivered_event_is_a_duplicate_skip(world, handler, monkeypatch, caplog):
+    # GIVEN an event delivered by one batch
+    body = json.dumps(order("dup-later"))
+    _run(world, handler, monkeypatch, caplog, [_record("later-r1", body)])
+    caplog.clear()
+    # WHEN a second SQS message carries the same event
+    answer, accepted, parked, summary = _run(world, handler, monkeypatch, caplog, [_record("later-r2", body)])
+    # THEN it is not sent again and is counted as a duplicate skip
+    assert answer == {"batchItemFailures": []}
+    assert accepted == []
+    assert summary["skipped"] == {"duplicate": 1}
+    assert summary["delivered"] == 0
+
+
+def test_large_malformed_bodies_are_parked_one_sqs_call_each(world, handler, monkeypatch, caplog):
+    # GIVEN three 200 KB bodies that are not events (over the 64 KiB event cap) beside a good event:
+    # together they exceed SendMessageBatch's 256 KiB
+    big = [_record(f"big-r{i}", json.dumps({"blob": "b" * 200_000, "i": i})) for i in range(3)]
+    records = [*big, _record("big-good", json.dumps(order("big-good")))]
+    # WHEN the handler runs the batch
+    answer, accepted, parked, summary = _run(world, handler, monkeypatch, caplog, records)
+    # THEN each big body is parked with its reason (split by bytes), and the good event is delivered
+    assert answer == {"batchItemFailures": []}
+    assert [a.event["event_id"] for a in accepted] == ["big-good"]
+    assert sorted(m["Body"] for m in parked) == sorted(r["body"] for r in big)
+    assert {string_attribute(m["MessageAttributes"], REASON) for m in parked} == {"malformed"}
+    assert summary["dead_lettered"] == {"malformed": 3}

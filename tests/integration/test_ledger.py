@@ -20,8 +20,8 @@ def test_recorded_keys_are_reported_delivered_and_others_not(local):
     a, b, c = (ledger_key("123", "Lead", f"m-{i}") for i in range(3))
     ledger.record([a, b, a], now=NOW)
     # WHEN asked about three keys / THEN exactly the two recorded ones are delivered
-    assert ledger.delivered([a, c, b]) == {a, b}
-    assert ledger.delivered([]) == set()
+    assert set(ledger.delivered([a, c, b])) == {a, b}
+    assert ledger.delivered([]) == {}
     assert a == "123#Lead#m-0"
 
 
@@ -34,7 +34,7 @@ def test_many_keys_are_read_in_batches_of_100_and_written_in_batches_of_25(local
     # WHEN 255 keys are looked up (5 never recorded)
     found = ledger.delivered([*keys, *(f"123#Lead#x-{i}" for i in range(5))])
     # THEN all 250 are found, in 3 BatchGetItem calls and after 10 BatchWriteItem calls
-    assert found == set(keys)
+    assert set(found) == set(keys)
     assert [len(r["RequestItems"][TABLE]["Keys"]) for r in spy.requests("batch_get_item")] == [100, 100, 55]
     assert [len(r["RequestItems"][TABLE]) for r in spy.requests("batch_write_item")] == [25] * 10
 
@@ -86,7 +86,7 @@ def test_unprocessed_keys_and_items_are_asked_again(local):
     ledger.record(keys, now=NOW)
     found = ledger.delivered(keys)
     # THEN the rest of each call is sent again after a short backoff, and nothing is missed
-    assert found == set(keys)
+    assert set(found) == set(keys)
     assert [len(r["RequestItems"][TABLE]) for r in spy.requests("batch_write_item")] == [3, 2]
     assert [len(r["RequestItems"][TABLE]["Keys"]) for r in spy.requests("batch_get_item")] == [3, 2]
     assert sleeps == [0.05, 0.1]
@@ -105,3 +105,14 @@ def test_a_write_that_keeps_failing_raises_after_five_attempts(local):
         ledger.record(["123#Lead#m-1"], now=NOW)
     assert len(spy.requests("batch_write_item")) == 5
     assert sleeps == [0.05, 0.1, 0.2, 0.4]
+
+
+def test_each_key_remembers_the_record_that_delivered_it(local):
+    # GIVEN keys recorded with the SQS record ids that delivered them, and one recorded without
+    ledger = Ledger(local.dynamodb, TABLE)
+    ledger.record(["123#Lead#m-1", "123#Lead#m-2"], now=NOW, record_of={"123#Lead#m-1": "sqs-1"})
+    # WHEN read back / THEN each key maps to its record id ("" when none was given)
+    assert ledger.delivered(["123#Lead#m-1", "123#Lead#m-2", "123#Lead#m-3"]) == {
+        "123#Lead#m-1": "sqs-1",
+        "123#Lead#m-2": "",
+    }

@@ -100,3 +100,22 @@ def test_two_integrations_on_the_same_pixel_send_an_event_once():
     # THEN the ledger key (pixel, event name, event id) is the same: Meta gets the event once
     assert _ids(jobs) == [("int-1", ["m-1"])]
     assert out.already_delivered == 1
+
+
+def test_duplicates_are_skips_but_a_redelivery_of_the_delivering_record_is_not_counted_again():
+    # GIVEN a ledger where m-1 was delivered by record m-1 itself and m-2 by another record (r-old),
+    # and a batch repeating m-3 in two records
+    ledger = FakeLedger({KEY.format(1), KEY.format(2)})
+    ledger.by = {KEY.format(1): "m-1", KEY.format(2): "r-old"}
+    fakes = Fakes(ledger=ledger)
+    deps = fakes.deps()
+    again = sqs_record(lead(3).body, message_id="r-3b")
+    planned = plan([lead(1), lead(2), lead(3), again], deps, NOW)
+    out = BatchOutcome()
+    # WHEN deduplicated
+    jobs = dedupe(planned, deps, out)
+    # THEN only the first m-3 is sent; m-2 and the repeated m-3 are duplicate skips, and m-1 (SQS
+    # redelivering the record whose delivery was already counted) is not counted a second time
+    assert _ids(jobs) == [("int-1", ["m-3"])]
+    assert planned.skips == [("m-2", "duplicate"), ("r-3b", "duplicate")]
+    assert out.already_delivered == 3

@@ -8,6 +8,9 @@ from typing import Any
 import pytest
 
 from relay.events import (
+    MAX_DEPTH,
+    MAX_EVENT_BYTES,
+    MAX_FIELD_CHARS,
     EventError,
     content_event_id,
     enriched,
@@ -176,3 +179,89 @@ def test_the_fallback_event_id_is_stable_across_releases(raw, expected):
     # GIVEN events without messageId (ids computed by the previous, pydantic-model envelope)
     # WHEN their content id is computed / THEN it is the same, so a redelivered event is not sent twice
     assert content_event_id(parse_event(raw)) == expected
+
+
+# ---- input bounds ---------------------------------------------------------------------------------
+
+
+def _body(**fields: Any) -> str:
+    return json.dumps({"type": "track", "event": "Signed Up", **fields}, ensure_ascii=False)
+
+
+@pytest.mark.parametrize(
+    ("escaped", "expected"),
+    [
+        ("a\\ud800b", "a\ufffdb"),  # a lone leading surrogate
+        ("a\\udc00b", "a\ufffdb"),  # a lone trailing surrogate
+        ("\\udc00\\ud800\\udc00", "\ufffd\U00010000"),  # a pair after a lone one is kept
+        ("\\ud83d\\ude00", "\U0001f600"),  # a valid pair is one character
+    ],
+)
+def test_lone_surrogates_are_replaced_by_the_replacement_character(escaped, expected):
+    # GIVEN a body whose event name holds a JSON surrogate escape (as JSON.stringify writes one)
+    body = '{"type": "track", "event": "' + escaped + '", "properties": {"k\\ud800": "v\\udfff"}}'
+    # WHEN parsed
+    event = parse_event_json(body)
+    # THEN every lone surrogate (values and keys) is U+FFFD and the event encodes as UTF-8
+    assert event["event"] == expected
+    assert event["properties"] == {"k\ufffd": "v\ufffd"}
+    json.dumps(event, ensure_ascii=False).encode("utf-8")
+
+
+def test_a_body_over_the_byte_cap_is_refused_unread():
+    # GIVEN a body of MAX_EVENT_BYTES + 1 bytes (é is two bytes in UTF-8: chars alone would undercount)
+    filler = "é" * ((MAX_EVENT_BYTES - len(_body(properties={"x": ""}))) // 2 + 1)
+    body = _body(properties={"x": filler})
+    assert len(body.encode()) > MAX_EVENT_BYTES >= len(body)
+    # WHEN parsed / THEN it is refused naming the body and the cap
+    with pytest.raises(EventError, match=r"^body: larger than 65,536 bytes$"):
+        parse_event_json(body)
+    # ... while a body just under the cap is read
+    assert parse_event_json(_body(properties={"x": "e" * (MAX_EVENT_BYTES - 100)}))["event"] == "Signed Up"
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"context": {"userAgent": "M" * (MAX_FIELD_CHARS + 1)}}, "context.userAgent"),
+        ({"context": {"page": {"url": "https://a.example/" + "p" * MAX_FIELD_CHARS}}}, "context.page.url"),
+        ({"messageId": "m" * (MAX_FIELD_CHARS + 1)}, "messageId"),
+        ({"context": {"traits": {"email": "e" * MAX_FIELD_CHARS + "@x.io"}}}, "context.traits.email"),
+    ],
+)
+def test_a_string_field_over_the_cap_is_refused_naming_the_field(fields, reason):
+    # GIVEN an event with one envelope string over MAX_FIELD_CHARS
+    # WHEN parsed / THEN the error names the field and the cap, never the value
+    with pytest.raises(EventError) as caught:
+        parse_event_json(_body(**fields))
+    assert caught.value.reason.startswith(f"{reason}")
+    assert "String should have at most 8192 characters" in caught.value.reason
+    assert "MMMM" not in caught.value.reason
+    assert "pppp" not in caught.value.reason
+
+
+def _nest(depth: int) -> Any:
+    value: Any = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def test_properties_nest_at_most_max_depth_levels():
+    # GIVEN properties nested exactly MAX_DEPTH levels, and one level more
+    ok = {"properties": {"a": _nest(MAX_DEPTH - 1)}}
+    deep = {"properties": {"a": _nest(MAX_DEPTH)}}
+    # WHEN parsed (both the fast path and the Python-value path)
+    # THEN the first is read and the second refused naming properties
+    assert parse_event_json(_body(**ok))["properties"]["a"] == _nest(MAX_DEPTH - 1)
+    for parse in (lambda: parse_event_json(_body(**deep)), lambda: parse_event(json.loads(_body(**deep)))):
+        with pytest.raises(EventError, match=r"^properties: nested deeper than 32 levels$"):
+            parse()
+
+
+def test_deep_nesting_anywhere_is_refused_without_a_recursion_error():
+    # GIVEN an unknown field nested 100,000 levels (the decoder's own limit is far lower) in 200 KB
+    body = _body()[:-1] + ', "junk": ' + "[" * 30_000 + "]" * 30_000 + "}"
+    # WHEN parsed / THEN EventError, not RecursionError
+    with pytest.raises(EventError, match=r"^body: "):
+        parse_event_json(body)

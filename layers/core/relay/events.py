@@ -258,15 +258,12 @@ def parse_event(raw: object) -> Event:
         raise EventError(_describe(exc), message_id if isinstance(message_id, str) else None) from None
 
 
-def _reject_constant(name: str) -> float:
-    raise ValueError(f"{name} is not a JSON number")
-
-
 def parse_event_json(body: str | bytes) -> Event:
     """Validate one JSON document (an SQS message body) as an event; raises EventError.
 
     Bounds: at most MAX_EVENT_BYTES (else EventError on `body`, the body unread), and those of
-    `parse_event`. JSON's own grammar is enforced (no NaN / Infinity, no invalid UTF-8).
+    `parse_event`. NaN and Infinity literals are read as non-finite floats, which every money field
+    refuses and custom-data pass-through drops.
     """
     if len(body) > MAX_EVENT_BYTES // 4 and _size(body) > MAX_EVENT_BYTES:
         raise EventError(f"body: larger than {MAX_EVENT_BYTES:,} bytes")
@@ -277,7 +274,7 @@ def parse_event_json(body: str | bytes) -> Event:
     except ValidationError:
         pass
     try:
-        raw = json.loads(body, parse_constant=_reject_constant)
+        raw = json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         detail = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
         raise BodyNotJson(detail) from None

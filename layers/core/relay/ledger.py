@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -46,35 +46,41 @@ class Ledger:
         self._retention = retention
         self._sleep = sleep
 
-    def delivered(self, keys: Iterable[str]) -> set[str]:
-        """The subset of `keys` already delivered. Raises botocore errors (the caller retries the batch)."""
+    def delivered(self, keys: Iterable[str]) -> dict[str, str]:
+        """The `keys` already delivered, each with the id of the SQS record that delivered it ("" when
+        unknown). Raises botocore errors (the caller retries the batch)."""
         wanted = list(dict.fromkeys(keys))
-        found: set[str] = set()
+        found: dict[str, str] = {}
         for i in range(0, len(wanted), BATCH_GET_MAX):
             request: dict[str, Any] = {
                 self._table: {
                     "Keys": [{"key": {"S": k}} for k in wanted[i : i + BATCH_GET_MAX]],
-                    "ProjectionExpression": "#k",
-                    "ExpressionAttributeNames": {"#k": "key"},
+                    "ProjectionExpression": "#k, #r",
+                    "ExpressionAttributeNames": {"#k": "key", "#r": "record_id"},
                 }
             }
             attempt = 0
             while request:
                 response = self._db.batch_get_item(RequestItems=request)
-                found.update(item["key"]["S"] for item in response.get("Responses", {}).get(self._table, []))
+                for item in response.get("Responses", {}).get(self._table, []):
+                    found[item["key"]["S"]] = item.get("record_id", {}).get("S", "")
                 request = response.get("UnprocessedKeys") or {}
                 attempt += 1
                 if request:
                     self._sleep(min(0.05 * 2**attempt, 1.0))
         return found
 
-    def record(self, keys: Iterable[str], *, now: datetime) -> None:
-        """Mark `keys` delivered. Retries throttling and unprocessed items; raises after WRITE_ATTEMPTS."""
+    def record(
+        self, keys: Iterable[str], *, now: datetime, record_of: Mapping[str, str] | None = None
+    ) -> None:
+        """Mark `keys` delivered, each with the SQS record id that delivered it (`record_of`, optional).
+        Retries throttling and unprocessed items; raises after WRITE_ATTEMPTS."""
         expires = str(int((now + self._retention).timestamp()))
         unique = list(dict.fromkeys(keys))
+        of = record_of or {}
         for i in range(0, len(unique), BATCH_WRITE_MAX):
             items = [
-                {"PutRequest": {"Item": {"key": {"S": k}, "expires_at": {"N": expires}}}}
+                {"PutRequest": {"Item": _item(k, expires, of.get(k))}}
                 for k in unique[i : i + BATCH_WRITE_MAX]
             ]
             request: dict[str, Any] = {self._table: items}
@@ -92,3 +98,10 @@ class Ledger:
                 self._sleep(min(0.05 * 2**attempt, 1.0))
             else:
                 raise RuntimeError("ledger: unprocessed items after retries")
+
+
+def _item(key: str, expires: str, record_id: str | None) -> dict[str, Any]:
+    item: dict[str, Any] = {"key": {"S": key}, "expires_at": {"N": expires}}
+    if record_id:
+        item["record_id"] = {"S": record_id}
+    return item

@@ -13,7 +13,7 @@ def dedupe(planned: Plan, deps: Deps, out: BatchOutcome) -> list[Job]:
     if not pending:
         return []
     try:
-        seen = set(deps.ledger.delivered(p.key for p in pending))
+        delivered_by = deps.ledger.delivered(p.key for p in pending)
     except Exception as exc:
         deps.logger().warning(
             "ledger unreadable; the batch's mapped records go back to SQS",
@@ -21,12 +21,19 @@ def dedupe(planned: Plan, deps: Deps, out: BatchOutcome) -> list[Job]:
         )
         planned.failed.update(p.record.message_id for p in pending)
         return []
+    seen: set[str] = set()
     fresh: list[Job] = []
     for job in planned.jobs.values():
         keep = []
         for item in job.items:
-            if item.key in seen:
-                # Counted as a skip when the batch settles (unless the record goes back to SQS).
+            by = delivered_by.get(item.key)
+            if by is not None:
+                out.already_delivered += 1
+                # SQS redelivering the very record that delivered it (another target of it failed):
+                # that delivery was counted then. Any other record is a duplicate, counted at settling.
+                if by != item.record.message_id:
+                    planned.skips.append((item.record.message_id, "duplicate"))
+            elif item.key in seen:
                 out.already_delivered += 1
                 planned.skips.append((item.record.message_id, "duplicate"))
             else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -33,8 +33,10 @@ class Sender(Protocol):
 
 
 class LedgerLike(Protocol):
-    def delivered(self, keys: Iterable[str]) -> set[str]: ...
-    def record(self, keys: Iterable[str], *, now: datetime) -> None: ...
+    def delivered(self, keys: Iterable[str]) -> Mapping[str, str]: ...
+    def record(
+        self, keys: Iterable[str], *, now: datetime, record_of: Mapping[str, str] | None = None
+    ) -> None: ...
 
 
 class DeadLetterSink(Protocol):

@@ -154,7 +154,9 @@ def _accepted(
     # Record before anything else can fail: a crash after this line never resends these events.
     # A failed ledger write still counts as delivered; only a redelivery of these records could resend.
     try:
-        deps.ledger.record((i.key for i in items), now=now)
+        deps.ledger.record(
+            (i.key for i in items), now=now, record_of={i.key: i.record.message_id for i in items}
+        )
     except Exception as exc:
         deps.logger().error(
             "ledger write failed after the vendor accepted the events (a redelivery could resend them)",
