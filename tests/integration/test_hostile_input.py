@@ -313,6 +313,7 @@ def test_a_later_copy_of_a_delivered_event_is_a_duplicate_skip(world, handler, m
     caplog.clear()
     # WHEN a second SQS message carries the same event
     answer, accepted, parked, summary = _run(world, handler, monkeypatch, caplog, [_record("later-r2", body)])
+    assert parked == []
     # THEN it is not sent again and is counted as a duplicate skip
     assert answer == {"batchItemFailures": []}
     assert accepted == []
