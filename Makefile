@@ -8,7 +8,7 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= eu-west-1
 export AWS_REGION ?= $(AWS_DEFAULT_REGION)
 
-.PHONY: demo test lint typecheck validate pytest bench preview clean
+.PHONY: demo test lint typecheck validate pytest fuzz bench preview clean
 
 $(VENV)/.ready: layers/core/requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ validate: $(SAMVENV)/.ready
 
 pytest: $(VENV)/.ready
 	$(VENV)/bin/pytest
+
+## make fuzz: the envelope fuzz tests with many more examples than make test runs (RELAY_FUZZ_EXAMPLES)
+fuzz: $(VENV)/.ready
+	RELAY_FUZZ_EXAMPLES=$${RELAY_FUZZ_EXAMPLES:-5000} $(VENV)/bin/pytest -p no:cacheprovider tests/unit/test_fuzz_envelope.py
 
 ## make bench: benchmarks (never part of make test); figures go to docs/benchmarks.md
 bench: $(VENV)/.ready

@@ -63,7 +63,9 @@ def send_job(job: Job, deps: Deps, now: datetime) -> JobResult:
     in_requests = {id(e) for r in requests for e in r.events}
     for item in items:
         if id(item.event) not in in_requests:
-            result.parked.append((item, "invalid", "event larger than the request byte cap"))
+            result.parked.append(
+                (item, "invalid", "event: over the request byte cap, or not serialisable as JSON")
+            )
     for request in requests:
         of_request = [by_event[id(e)] for e in request.events]
         if result.refused is not None:  # the token was refused: the rest of this batch would be too

@@ -59,7 +59,8 @@ def build_requests(
 ) -> tuple[list[GraphRequest], list[Rejected]]:
     """Requests per pixel, in first-seen pixel order, each ≤ `max_events` events and ≤ `max_bytes` bytes.
 
-    An event that alone cannot fit under `max_bytes` is returned as Rejected instead of sent.
+    An event that alone cannot fit under `max_bytes`, or cannot be serialised, is returned as Rejected
+    instead of sent.
     """
     requests: list[GraphRequest] = []
     rejected: list[Rejected] = []
@@ -67,7 +68,12 @@ def build_requests(
     fixed = len(head) + len(tail)
     per_pixel: dict[str, list[tuple[ServerEvent, bytes]]] = {}
     for event in events:
-        per_pixel.setdefault(event.pixel_id, []).append((event, _dumps(event.payload)))
+        try:
+            blob = _dumps(event.payload)
+        except (ValueError, TypeError, RecursionError) as exc:  # one event, never the whole request
+            rejected.append(Rejected(f"event: cannot be serialised as JSON ({type(exc).__name__})", event.message_id))
+            continue
+        per_pixel.setdefault(event.pixel_id, []).append((event, blob))
     for pixel_id, items in per_pixel.items():
         chunk: list[tuple[ServerEvent, bytes]] = []
         size = fixed
