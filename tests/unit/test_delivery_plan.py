@@ -131,3 +131,29 @@ def test_an_integrations_lookup_that_raises_sends_the_sources_records_back_and_w
     ]
     assert _jobs(planned) == [("int-1", ["m-2"])]
     assert (planned.parked, planned.skips) == ([], [])
+
+
+def test_a_defect_while_mapping_parks_only_that_record(monkeypatch):
+    # GIVEN a vendor mapper that raises for one event (a defect: map_event never raises for bad data)
+    from relay.vendors import VENDORS
+
+    vendor = VENDORS["meta_capi"]
+    real = vendor.map_event
+
+    def flaky(event: Any, target: Any, *, now: Any) -> Any:
+        if event.get("message_id") == "m-2":
+            raise KeyError("user_data")
+        return real(event, target, now=now)
+
+    monkeypatch.setattr(vendor, "map_event", flaky)
+    fakes = Fakes()
+    # WHEN the batch is planned
+    planned = plan([lead(1), lead(2), lead(3)], fakes.deps(), NOW)
+    # THEN m-2 is parked invalid naming the error class, its neighbours are mapped, and it is logged
+    assert _jobs(planned) == [("int-1", ["m-1", "m-3"])]
+    assert [(p.record_id, p.reason, p.integration_id, p.detail) for p in planned.parked] == [
+        ("m-2", "invalid", "int-1", "event: could not be mapped (KeyError)")
+    ]
+    assert fakes.log.lines == [
+        ("error", "unexpected error while mapping one record; it is parked", {"error": "KeyError"})
+    ]

@@ -290,3 +290,24 @@ def test_send_all_sends_each_integrations_job_and_keeps_their_order():
     assert fakes.vault.invalidations == {"int-2": 1}
     assert sorted(c.request.pixel_id for c in sender.calls) == ["1234567890", "2222"]
     assert send_all([], deps, NOW) == []
+
+
+def test_a_defect_while_sending_sends_that_integrations_records_back_and_logs_it():
+    # GIVEN a sender that fails with an unexpected exception (a defect, not a SendError)
+    def broken(request: Any) -> Any:
+        raise RuntimeError("boom")
+
+    fakes = Fakes(sender=FakeSender(default=broken))
+    deps, jobs = _jobs(fakes, 2)
+    # WHEN the jobs are sent
+    (result,) = send_all(jobs, deps, NOW)
+    # THEN nothing escapes: the integration's records go back to SQS, and the error class is logged
+    assert _ids(result.retry) == ["m-0", "m-1"]
+    assert (result.delivered, result.parked) == ([], [])
+    assert fakes.log.lines == [
+        (
+            "error",
+            "unexpected error while sending; the integration's records go back to SQS",
+            {"integration_id": "int-1", "error": "RuntimeError"},
+        )
+    ]

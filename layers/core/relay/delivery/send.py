@@ -32,11 +32,24 @@ def send_all(jobs: list[Job], deps: Deps, now: datetime) -> list[JobResult]:
     if not jobs:
         return []
     if len(jobs) == 1:
-        return [send_job(jobs[0], deps, now)]
+        return [_guarded(jobs[0], deps, now)]
     from concurrent.futures import ThreadPoolExecutor  # only a batch for several integrations needs threads
 
     with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_INTEGRATIONS, len(jobs))) as pool:
-        return list(pool.map(lambda job: send_job(job, deps, now), jobs))
+        return list(pool.map(lambda job: _guarded(job, deps, now), jobs))
+
+
+def _guarded(job: Job, deps: Deps, now: datetime) -> JobResult:
+    """send_job, with a defect confined to its integration: what was not settled goes back to SQS (and is
+    parked `retries_exhausted` on its last receive), the other integrations' results stand."""
+    try:
+        return send_job(job, deps, now)
+    except Exception as exc:
+        deps.logger().error(
+            "unexpected error while sending; the integration's records go back to SQS",
+            extra={"integration_id": job.integration.id, "error": type(exc).__name__},
+        )
+        return JobResult(retry=list(job.items))
 
 
 def send_job(job: Job, deps: Deps, now: datetime) -> JobResult:

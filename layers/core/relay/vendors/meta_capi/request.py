@@ -71,7 +71,9 @@ def build_requests(
         try:
             blob = _dumps(event.payload)
         except (ValueError, TypeError, RecursionError) as exc:  # one event, never the whole request
-            rejected.append(Rejected(f"event: cannot be serialised as JSON ({type(exc).__name__})", event.message_id))
+            rejected.append(
+                Rejected(f"event: cannot be serialised as JSON ({type(exc).__name__})", event.message_id)
+            )
             continue
         per_pixel.setdefault(event.pixel_id, []).append((event, blob))
     for pixel_id, items in per_pixel.items():
