@@ -53,8 +53,12 @@ validate: $(SAMVENV)/.ready
 
 # Any finding fails the build; a finding the template answers by design is skipped on its resource
 # (Metadata: checkov: skip, with the reason). Offline: --skip-download fetches no policies or guidelines.
+# checkov exits 0 on a template it cannot parse (it only counts "Parsing errors"), so that fails here.
 checkov: $(CHECKOVVENV)/.ready
-	$(CHECKOVVENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation --file template.yaml
+	@report=$$($(CHECKOVVENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation \
+	  --file template.yaml 2>&1); status=$$?; printf '%s\n' "$$report"; \
+	if grep -q 'Parsing errors' <<< "$$report"; then echo 'checkov could not parse template.yaml' >&2; exit 1; fi; \
+	exit $$status
 
 pytest: $(VENV)/.ready
 	$(VENV)/bin/pytest
