@@ -745,8 +745,8 @@ def test_translated_roles_carry_no_managed_policy_but_basic_execution_and_xray_w
     # THEN the only roles are the functions' and no policy lives outside them
     assert sorted(roles) == ["DeliverFunctionRole", "RedriveFunctionRole"]
     assert not [r for r in resources.values() if r["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")]
-    # AND each role has the basic execution policy (its log group), X-Ray write only when tracing, and
-    # nothing else: in particular not AWSLambdaSQSQueueExecutionRole (every queue of the account)
+    # AND each role has the basic execution policy (CloudWatch Logs writes), X-Ray write only when
+    # tracing, and nothing else: in particular not AWSLambdaSQSQueueExecutionRole (every queue of the account)
     expected = [BASIC_EXECUTION, XRAY_WRITE] if tracing == "Active" else [BASIC_EXECUTION]
     for role in roles.values():
         assert role["Properties"]["ManagedPolicyArns"] == expected
