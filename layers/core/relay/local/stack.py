@@ -27,6 +27,8 @@ ROOT = Path(__file__).resolve().parents[4]
 TEMPLATE = ROOT / "template.yaml"
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
+# The template's Mappings in the resolving context, under a key no logical id can take (those are alphanumeric).
+MAPPINGS = "::Mappings"
 
 
 @dataclass
@@ -64,6 +66,9 @@ def _resolve(value: Any, context: dict[str, Any]) -> Any:
             return context[arg]
         if key == "Fn::GetAtt":
             return context[f"{arg[0]}.{arg[1]}"]
+        if key == "Fn::FindInMap":
+            mapping, top, second = (_resolve(part, context) for part in arg)
+            return context[MAPPINGS][mapping][str(top)][second]
         if key == "Fn::Sub":
             text = str(arg)
             for name, resolved in context.items():
@@ -86,6 +91,7 @@ class LocalStack:
             "AWS::Region": REGION,
             "AWS::AccountId": ACCOUNT,
             "AWS::Partition": "aws",
+            MAPPINGS: self.template.get("Mappings", {}),
         }
         for name, spec in self.template.get("Parameters", {}).items():
             self.context[name] = spec.get("Default")
