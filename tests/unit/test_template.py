@@ -813,3 +813,18 @@ def test_translated_mapping_polls_as_the_deliver_role_once_the_role_exists():
     assert TRANSLATIONS["Active"]["Resources"]["DeliverFunction"]["Properties"]["TracingConfig"] == {
         "Mode": {"Ref": "Tracing"}
     }
+
+
+def test_any_events_queue_message_fits_the_dlq_with_its_reason_attributes():
+    # GIVEN both queues' MaximumMessageSize and Relay's own bounds
+    from relay.events import MAX_EVENT_BYTES
+    from relay.queue import DETAIL_MAX
+
+    resources = TEMPLATE["Resources"]
+    events = resources["EventsQueue"]["Properties"]["MaximumMessageSize"]
+    dlq = resources["DeadLetterQueue"]["Properties"]["MaximumMessageSize"]
+    # THEN the events queue takes every event Relay reads, and the DLQ takes any events-queue message
+    # plus the reason, integration id and detail attributes a park adds (with room to spare)
+    assert MAX_EVENT_BYTES <= events == 256 * 1024
+    assert dlq == 1024 * 1024
+    assert events + DETAIL_MAX + 1024 < dlq
