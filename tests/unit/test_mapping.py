@@ -322,14 +322,29 @@ def test_fbc_is_built_from_fbclid_keeping_its_case():
     assert sent.payload["user_data"]["fbc"] == f"fb.1.{sent.event_time * 1000}.{fbclid}"
 
 
-def test_personal_query_parameters_are_removed_from_urls():
-    # GIVEN URLs carrying an e-mail and a phone in the query, next to fbclid and utm parameters
+def test_urls_keep_only_marketing_parameters_byte_for_byte():
+    # GIVEN a URL carrying an e-mail and a phone in the query, next to fbclid and utm parameters
     url = "https://a.example/thanks?email=jane%40example.com&utm_source=x&phone=123&fbclid=AbC&ref=jane@example.com#f"
     # WHEN scrubbed
-    # THEN only the personal parameters are gone and the rest is byte-identical
-    assert scrub_url(url) == "https://a.example/thanks?utm_source=x&fbclid=AbC#f"
+    # THEN only the marketing parameters stay, byte-identical, and the fragment is gone
+    assert scrub_url(url) == "https://a.example/thanks?utm_source=x&fbclid=AbC"
     assert scrub_url("https://a.example/?email=a@b.co") == "https://a.example/"
     assert scrub_url("ftp://a.example/") is None
+
+
+def test_event_source_and_referrer_urls_lose_userinfo_tokens_and_fragments():
+    # GIVEN a landing URL with a reset token, a session and an access token in the fragment, and a
+    # referrer with credentials in its userinfo
+    page = {
+        "url": "https://shop.example.com/reset?reset_token=r3s3t&session=s3ss&utm_medium=cpc#access_token=t0k",
+        "referrer": "https://user:password@ref.example.com/path?q=1",
+    }
+    raw = track("Lead Generated", context={"userAgent": UA, "page": page})
+    # WHEN mapped
+    payload = _sent(_map(raw)).payload
+    # THEN Meta gets scheme, host, path and the campaign parameter only
+    assert payload["event_source_url"] == "https://shop.example.com/reset?utm_medium=cpc"
+    assert payload["referrer_url"] == "https://ref.example.com/path"
 
 
 def test_app_event_builds_app_data_with_16_extinfo_slots():
@@ -427,17 +442,12 @@ def test_identify_and_disabled_are_skipped_with_reasons():
     assert b.reason == "disabled"
 
 
-def test_a_fragment_holding_personal_data_is_dropped_from_the_url():
-    # GIVEN URLs whose fragment carries part of an e-mail address, a personal key, or nothing personal
-    # WHEN scrubbed / THEN personal fragments go, the rest of the URL (and a harmless fragment) stays
+def test_fragments_are_always_dropped_from_urls():
+    # GIVEN URLs whose fragment carries part of an e-mail address, a personal key, a route or nothing personal
+    # WHEN scrubbed / THEN no fragment survives, the rest of the URL (marketing parameters only) stays
     assert scrub_url("https://a.example/?email=jo#@A1000.COM&x=1") == "https://a.example/"
     assert scrub_url("https://a.example/p#phone=123") == "https://a.example/p"
-    assert scrub_url("https://a.example/p?x=1#top") == "https://a.example/p?x=1#top"
-
-
-def test_a_query_written_inside_the_fragment_is_scrubbed_too():
-    # GIVEN a single-page-app URL whose route carries a query after the "#"
-    # WHEN scrubbed / THEN the personal parameter does not survive in the fragment
+    assert scrub_url("https://a.example/p?utm_id=1#top") == "https://a.example/p?utm_id=1"
     assert scrub_url("https://a.example/#/thanks?email=x%40y.co") == "https://a.example/"
     assert scrub_url("https://a.example/#/thanks?first_name=Jo") == "https://a.example/"
 
