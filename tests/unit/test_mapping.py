@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from relay.events import parse_event
+from relay.events import parse_event, parse_event_json
 from relay.vendors.meta_capi.limits import EXTINFO_SLOTS
 from relay.vendors.meta_capi.mapping import Rejected, ServerEvent, Skipped, map_event, scrub_url
 from tests.support import SAMPLE_NOW, UA, integration, load_sample, track
@@ -427,6 +428,22 @@ def test_consent(consent, categories, require, sent):
     if not sent:
         assert isinstance(outcome, Skipped)
         assert outcome.reason == "consent"
+
+
+@pytest.mark.parametrize("granted", ["true", "True", "yes", "on", "1", 1, 1.0, "", None, [], {}])
+@pytest.mark.parametrize("read", ["python", "json"])
+def test_only_json_true_grants_consent_and_nothing_else_rejects_the_event(granted, read):
+    # GIVEN an event whose advertising preference is a truthy-looking value other than JSON true
+    context = {"userAgent": UA, "page": {"url": "https://a.example/"}}
+    context["consent"] = {"categoryPreferences": {"Advertising": granted, "analytics": True}}
+    raw = track("Lead Generated", context=context)
+    event = parse_event(raw) if read == "python" else parse_event_json(json.dumps(raw))
+    # WHEN mapped for an integration needing advertising
+    outcome = map_event(event, integration(consent_categories=["advertising"]), now=SAMPLE_NOW)
+    # THEN the event is valid but skipped for consent (the value is kept as sent, not coerced)
+    assert isinstance(outcome, Skipped)
+    assert outcome.reason == "consent"
+    assert event["context"]["consent"]["category_preferences"]["Advertising"] == granted
 
 
 def test_identify_and_disabled_are_skipped_with_reasons():
