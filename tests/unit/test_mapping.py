@@ -443,7 +443,9 @@ def test_only_json_true_grants_consent_and_nothing_else_rejects_the_event(grante
     # THEN the event is valid but skipped for consent (the value is kept as sent, not coerced)
     assert isinstance(outcome, Skipped)
     assert outcome.reason == "consent"
-    assert event["context"]["consent"]["category_preferences"]["Advertising"] == granted
+    consent = event["context"].get("consent")
+    assert consent is not None
+    assert consent["category_preferences"]["Advertising"] == granted
 
 
 def test_identify_and_disabled_are_skipped_with_reasons():
