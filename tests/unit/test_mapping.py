@@ -319,8 +319,9 @@ def test_fbc_is_built_from_fbclid_keeping_its_case():
     )
     # WHEN mapped
     sent = _sent(_map(raw))
-    # THEN fbc = fb.1.{event time in ms}.{fbclid as is}
+    # THEN fbc = fb.1.{event time in ms}.{fbclid as is}, and the URL sent keeps the fbclid byte for byte
     assert sent.payload["user_data"]["fbc"] == f"fb.1.{sent.event_time * 1000}.{fbclid}"
+    assert sent.payload["event_source_url"] == f"https://a.example/?fbclid={fbclid}"
 
 
 def test_urls_keep_only_marketing_parameters_byte_for_byte():
