@@ -10,6 +10,7 @@ import pytest
 
 from relay import pii
 from relay.vendors.meta_capi import variants
+from tests.support import ROOT
 
 # Meta's standard custom_data fields (Conversions API, custom data parameters).
 META_CUSTOM_DATA = [
@@ -314,3 +315,44 @@ def test_a_hostile_value_just_short_of_the_checked_length_is_read_in_linear_time
 def test_a_megabyte_url_is_scrubbed_in_well_under_a_tenth_of_a_second(url):
     # GIVEN a hostile 1 MB URL / WHEN scrubbed / THEN well under the bound
     assert _timed(pii.scrub_url, url) < BOUND_S
+
+
+# ---- docs/privacy.md lists the rules as the code has them ------------------------------------------
+
+PRIVACY = ROOT / "docs" / "privacy.md"
+
+
+def _listed(text: str, opening: str) -> set[str]:
+    """The words of the backticked list that follows `opening` in docs/privacy.md."""
+    start = text.index(opening) + len(opening)
+    quoted = text[text.index("`", start) + 1 :]
+    return set(quoted[: quoted.index("`")].split())
+
+
+@pytest.mark.parametrize(
+    ("opening", "words"),
+    [
+        ("**a word is personal**:", pii.PERSONAL_WORDS),
+        ("**a stem is inside its letters run together**", set(pii.PERSONAL_STEMS)),
+        ("Qualifiers:", pii.PERSON_QUALIFIERS),
+        ("identifiers and places:", pii.QUALIFIED_WORDS),
+        ("**the whole key is a place**:", pii.PLACE_KEYS),
+        ("(or its own prefix, `productname`) is one of", pii.NAME_THINGS),
+        ("Under the id and amount keys", pii.DIGIT_VALUE_KEYS),
+    ],
+)
+def test_the_privacy_doc_lists_exactly_the_words_the_code_uses(opening, words):
+    # GIVEN docs/privacy.md / WHEN the list after `opening` is read / THEN it is the code's list
+    assert _listed(PRIVACY.read_text(encoding="utf-8"), opening) == set(words)
+
+
+def test_the_privacy_doc_names_every_click_id_and_the_limits():
+    # GIVEN docs/privacy.md / WHEN read / THEN every kept click id is named, and the limits are the code's
+    text = PRIVACY.read_text(encoding="utf-8")
+    lowered = text.lower()
+    assert all(f"`{name}`" in lowered for name in pii.CLICK_ID_PARAMETERS)
+    assert f"`{pii.CAMPAIGN_PREFIX}*`" in text
+    assert f"more than {pii.MAX_CHECKED_LENGTH:,} characters" in text
+    assert f"longer than {pii.MAX_CHECKED_KEY_LENGTH} characters" in text
+    assert f"after the first {pii.MAX_READ_PARAMETERS}" in text
+    assert f"more than {pii.MAX_HOST_LENGTH}" in text
