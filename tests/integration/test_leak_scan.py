@@ -1,6 +1,7 @@
 """Leak scan: the deliver handler in-process with every log switch at its most verbose, over events full of
 distinctive raw personal values and secrets. No raw value and no access token may appear in any log line
-(stdout, stderr, logging records), EMF metric, table item (debugger, ledger, integrations), DLQ message
+(stdout, stderr and every logging record, Relay's own JSON lines included: Powertools writes them
+to the stream of the first Logger built in the process, so the records are what the scan reads), EMF metric, table item (debugger, ledger, integrations), DLQ message
 attribute, handler answer or Graph request body.
 
 The one place the raw event rests is a parked message's body in the DLQ: it is the original event, kept
@@ -238,8 +239,8 @@ def test_no_raw_personal_value_or_token_leaves_the_deliver_handler(
     reasons = sorted(m["MessageAttributes"]["reason"]["StringValue"] for m in parked)
     assert {"invalid", "expired", "malformed", "auth"} <= set(reasons)
     assert '"Delivered"' in output.out  # the EMF document was written
-    summaries = [json.loads(line) for line in output.out.splitlines() if '"batch delivered"' in line]
-    assert summaries[0]["summary"]["skipped"] == {"consent": 2}  # "yes" is not consent, for either one
+    summaries = [r.__dict__["summary"] for r in caplog.records if r.getMessage() == "batch delivered"]
+    assert summaries[0]["skipped"] == {"consent": 2}  # "yes" is not consent, for either integration
     assert "leak-12" not in {e.event["event_id"] for e in graph.accepted}
     assert caplog.records, "no log record was captured"
     # ... and no raw value, nor either token, appears anywhere but where the design puts it
