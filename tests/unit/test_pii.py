@@ -218,6 +218,8 @@ def test_every_format_character_of_this_pythons_unicode_is_invisible():
         # hosts: IPv6 literals, no path, backslashes as browsers read them
         ("http://[2001:db8::1]:8080/x?fbclid=Ab", "http://[2001:db8::1]:8080/x?fbclid=Ab"),
         ("https://a.example?utm_medium=cpc", "https://a.example?utm_medium=cpc"),
+        ("https://a.example:/p", "https://a.example:/p"),
+        ("https://bücher.example/p", "https://bücher.example/p"),
         ("HTTPS://A.Example/P", "HTTPS://A.Example/P"),
         ("  https://a.example/  ", "https://a.example/"),
         # not an absolute http(s) URL with a usable host

@@ -310,7 +310,7 @@ URL_CACHE = 4096
 MAX_CACHED_URL = 2048
 # A host as browsers send it (a name, IPv4 or [IPv6]) and an optional port; anything else (a space, an
 # `@` or `:` left over from a malformed userinfo) makes the URL unusable.
-_HOST = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[^\s\x00-\x1f\x7f@:/?#\[\]\\]+)(?::[0-9]{1,5})?")
+_HOST = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[^\s\x00-\x1f\x7f@:/?#\[\]\\]+)(?::[0-9]{0,5})?")
 
 
 def scrub_url(url: str | None) -> str | None:
