@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from relay.events import parse_event
+from relay.events import parse_event, parse_event_json
 from relay.vendors.meta_capi.limits import EXTINFO_SLOTS
 from relay.vendors.meta_capi.mapping import Rejected, ServerEvent, Skipped, map_event, scrub_url
 from tests.support import SAMPLE_NOW, UA, integration, load_sample, track
@@ -318,18 +319,34 @@ def test_fbc_is_built_from_fbclid_keeping_its_case():
     )
     # WHEN mapped
     sent = _sent(_map(raw))
-    # THEN fbc = fb.1.{event time in ms}.{fbclid as is}
+    # THEN fbc = fb.1.{event time in ms}.{fbclid as is}, and the URL sent keeps the fbclid byte for byte
     assert sent.payload["user_data"]["fbc"] == f"fb.1.{sent.event_time * 1000}.{fbclid}"
+    assert sent.payload["event_source_url"] == f"https://a.example/?fbclid={fbclid}"
 
 
-def test_personal_query_parameters_are_removed_from_urls():
-    # GIVEN URLs carrying an e-mail and a phone in the query, next to fbclid and utm parameters
+def test_urls_keep_only_marketing_parameters_byte_for_byte():
+    # GIVEN a URL carrying an e-mail and a phone in the query, next to fbclid and utm parameters
     url = "https://a.example/thanks?email=jane%40example.com&utm_source=x&phone=123&fbclid=AbC&ref=jane@example.com#f"
     # WHEN scrubbed
-    # THEN only the personal parameters are gone and the rest is byte-identical
-    assert scrub_url(url) == "https://a.example/thanks?utm_source=x&fbclid=AbC#f"
+    # THEN only the marketing parameters stay, byte-identical, and the fragment is gone
+    assert scrub_url(url) == "https://a.example/thanks?utm_source=x&fbclid=AbC"
     assert scrub_url("https://a.example/?email=a@b.co") == "https://a.example/"
     assert scrub_url("ftp://a.example/") is None
+
+
+def test_event_source_and_referrer_urls_lose_userinfo_tokens_and_fragments():
+    # GIVEN a landing URL with a reset token, a session and an access token in the fragment, and a
+    # referrer with credentials in its userinfo
+    page = {
+        "url": "https://shop.example.com/reset?reset_token=r3s3t&session=s3ss&utm_medium=cpc#access_token=t0k",
+        "referrer": "https://user:password@ref.example.com/path?q=1",
+    }
+    raw = track("Lead Generated", context={"userAgent": UA, "page": page})
+    # WHEN mapped
+    payload = _sent(_map(raw)).payload
+    # THEN Meta gets scheme, host, path and the campaign parameter only
+    assert payload["event_source_url"] == "https://shop.example.com/reset?utm_medium=cpc"
+    assert payload["referrer_url"] == "https://ref.example.com/path"
 
 
 def test_app_event_builds_app_data_with_16_extinfo_slots():
@@ -414,6 +431,24 @@ def test_consent(consent, categories, require, sent):
         assert outcome.reason == "consent"
 
 
+@pytest.mark.parametrize("granted", ["true", "True", "yes", "on", "1", 1, 1.0, "", None, [], {}])
+@pytest.mark.parametrize("read", ["python", "json"])
+def test_only_json_true_grants_consent_and_nothing_else_rejects_the_event(granted, read):
+    # GIVEN an event whose advertising preference is a truthy-looking value other than JSON true
+    context = {"userAgent": UA, "page": {"url": "https://a.example/"}}
+    context["consent"] = {"categoryPreferences": {"Advertising": granted, "analytics": True}}
+    raw = track("Lead Generated", context=context)
+    event = parse_event(raw) if read == "python" else parse_event_json(json.dumps(raw))
+    # WHEN mapped for an integration needing advertising
+    outcome = map_event(event, integration(consent_categories=["advertising"]), now=SAMPLE_NOW)
+    # THEN the event is valid but skipped for consent (the value is kept as sent, not coerced)
+    assert isinstance(outcome, Skipped)
+    assert outcome.reason == "consent"
+    consent = event["context"].get("consent")
+    assert consent is not None
+    assert consent["category_preferences"]["Advertising"] == granted
+
+
 def test_identify_and_disabled_are_skipped_with_reasons():
     # GIVEN an identify call, and a track call for a disabled integration
     identify = {"type": "identify", "userId": "u", "traits": {"email": "a@b.co"}}
@@ -427,17 +462,12 @@ def test_identify_and_disabled_are_skipped_with_reasons():
     assert b.reason == "disabled"
 
 
-def test_a_fragment_holding_personal_data_is_dropped_from_the_url():
-    # GIVEN URLs whose fragment carries part of an e-mail address, a personal key, or nothing personal
-    # WHEN scrubbed / THEN personal fragments go, the rest of the URL (and a harmless fragment) stays
+def test_fragments_are_always_dropped_from_urls():
+    # GIVEN URLs whose fragment carries part of an e-mail address, a personal key, a route or nothing personal
+    # WHEN scrubbed / THEN no fragment survives, the rest of the URL (marketing parameters only) stays
     assert scrub_url("https://a.example/?email=jo#@A1000.COM&x=1") == "https://a.example/"
     assert scrub_url("https://a.example/p#phone=123") == "https://a.example/p"
-    assert scrub_url("https://a.example/p?x=1#top") == "https://a.example/p?x=1#top"
-
-
-def test_a_query_written_inside_the_fragment_is_scrubbed_too():
-    # GIVEN a single-page-app URL whose route carries a query after the "#"
-    # WHEN scrubbed / THEN the personal parameter does not survive in the fragment
+    assert scrub_url("https://a.example/p?utm_id=1#top") == "https://a.example/p?utm_id=1"
     assert scrub_url("https://a.example/#/thanks?email=x%40y.co") == "https://a.example/"
     assert scrub_url("https://a.example/#/thanks?first_name=Jo") == "https://a.example/"
 

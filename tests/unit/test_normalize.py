@@ -812,3 +812,45 @@ def test_gender_synonym_lists_are_exactly_the_parameter_builder_lists():
     assert (len(PB_MALE), len(PB_FEMALE)) == (37, 38)
     expected = {**dict.fromkeys(PB_MALE, "m"), **dict.fromkeys(PB_FEMALE, "f")}
     assert expected == _GENDERS
+
+
+ZWSP, ZWNJ, ZWJ, WJ, BOM, SHY, LRM, RLM = (
+    "\u200b",
+    "\u200c",
+    "\u200d",
+    "\u2060",
+    "\ufeff",
+    "\u00ad",
+    "\u200e",
+    "\u200f",
+)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "kwargs", "clean"),
+    [
+        ("em", f"{BOM}jane{ZWSP}.doe{SHY}@exam{ZWJ}ple.com{WJ}", {}, "jane.doe@example.com"),
+        ("em", f"{LRM}Jane@Example.com{RLM}", {}, "jane@example.com"),
+        ("em", f"jane@example.com{ZWNJ}\u2066", {}, "jane@example.com"),
+        ("ph", f"+1 650{ZWSP}555{SHY}1212", {}, "16505551212"),
+        ("ph", f"{BOM}(650) 555-1212", {"region": "US"}, "16505551212"),
+        ("fn", f"Ja{ZWSP}ne{SHY}", {}, "jane"),
+        ("ln", f"Do{ZWJ}e\ufe0f", {}, "doe"),
+        ("ct", f"Men{ZWSP}lo Park", {}, "menlopark"),
+        ("st", f"Cali{SHY}fornia", {"country": "us"}, "ca"),
+        ("zp", f"94{ZWSP}035", {"country": "us"}, "94035"),
+        ("zp", f"SW1A{ZWSP} 1AA", {"country": "gb"}, "sw1a1aa"),
+        ("country", f"U{ZWSP}S", {}, "us"),
+        ("ge", f"female{ZWSP}", {}, "f"),
+        ("db", f"1997-02-16{BOM}", {}, "19970216"),
+        ("external_id", f"User{ZWSP} 42{WJ}", {}, "user42"),
+    ],
+)
+def test_invisible_characters_are_removed_before_hashing(key, value, kwargs, clean):
+    # GIVEN a value with zero-width, BOM, soft-hyphen, bidi or variation characters pasted into it
+    # WHEN normalised and hashed
+    normalized = normalize_field(key, value, today=TODAY, **kwargs)
+    hashed = hash_field(key, value, today=TODAY, **kwargs)
+    # THEN it is the value as typed, and hashes as the value typed without them
+    assert normalized == clean
+    assert hashed == sha256_hex(clean)

@@ -163,3 +163,99 @@ def test_redrive_logs_structured_json_through_the_one_logger_whatever_the_servic
     assert refused[0]["service"] == "shop-relay"
     assert refused[0]["code"] == "AccessDenied"
     assert "messageId" not in json.dumps(lines)
+
+
+# ---- nothing logs an event or a token -------------------------------------------------------------
+
+MARK = "Zqxj-raw-body-8c1f"
+
+
+@pytest.fixture
+def debug_everywhere(monkeypatch) -> Any:
+    """POWERTOOLS_LOGGER_LOG_EVENT=true, POWERTOOLS_LOG_LEVEL=DEBUG and a DEBUG root logger; the held
+    libraries' levels restored afterwards."""
+    import logging
+
+    from relay.observability import HELD_LOGGERS
+
+    monkeypatch.setenv("POWERTOOLS_LOGGER_LOG_EVENT", "true")
+    monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "DEBUG")
+    names = [*HELD_LOGGERS, "botocore.parsers", "botocore.endpoint"]
+    saved = {name: logging.getLogger(name).level for name in names}
+    root = logging.getLogger()
+    root_level = root.level
+    root.setLevel(logging.DEBUG)
+    for name in names:
+        logging.getLogger(name).setLevel(logging.NOTSET)
+    yield
+    root.setLevel(root_level)
+    for name, level in saved.items():
+        logging.getLogger(name).setLevel(level)
+
+
+def test_the_handler_never_logs_the_event_whatever_powertools_logger_log_event_says(
+    debug_everywhere, capsys, caplog
+):
+    # GIVEN a handler wrapped by lambda_handler, POWERTOOLS_LOGGER_LOG_EVENT=true and DEBUG everywhere
+    from relay.observability import lambda_handler, metrics
+    from tests.support import LambdaContext
+
+    @lambda_handler
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        metrics().add_metric(name="Probe", unit="Count", value=1)
+        return {"batchItemFailures": []}
+
+    caplog.set_level("DEBUG")
+    # WHEN it is invoked with an SQS event whose body carries a marker
+    answer = handler({"Records": [{"messageId": "m", "body": MARK}]}, LambdaContext())
+    # THEN it answered, and the marker is in no captured output nor log record
+    assert answer == {"batchItemFailures": []}
+    assert MARK not in capsys.readouterr().out
+    assert MARK not in caplog.text
+
+
+def test_library_loggers_are_held_at_warning_whatever_the_root_level(debug_everywhere, caplog):
+    # GIVEN a DEBUG root logger, botocore/urllib3 at NOTSET, a botocore child set to DEBUG by someone,
+    # and boto3 already at ERROR
+    import logging
+
+    from relay.observability import HELD_LEVEL, HELD_LOGGERS, logger
+
+    logging.getLogger("botocore.parsers").setLevel(logging.DEBUG)
+    logging.getLogger("boto3").setLevel(logging.ERROR)
+    caplog.set_level("DEBUG")
+    # WHEN the logger is first built and the libraries log a response body at DEBUG and INFO
+    logger()
+    logging.getLogger("botocore.parsers").debug("Response body: %s", MARK)
+    logging.getLogger("botocore.endpoint").info("Making request with params %s", MARK)
+    logging.getLogger("urllib3.connectionpool").debug("POST /%s", MARK)
+    logging.getLogger("aws_lambda_powertools.metrics").debug("Adding metric %s", MARK)
+    logging.getLogger("botocore.credentials").warning("a warning still passes")
+    # THEN nothing below WARNING reached the root's handlers; a higher level set before is kept
+    assert MARK not in caplog.text
+    assert "a warning still passes" in caplog.text
+    assert all(logging.getLogger(name).level >= HELD_LEVEL for name in HELD_LOGGERS)
+    assert logging.getLogger("botocore.parsers").level == HELD_LEVEL
+    assert logging.getLogger("boto3").level == logging.ERROR
+
+
+def test_powertools_debug_output_cannot_print_what_it_is_handed(debug_everywhere, capsys):
+    # GIVEN Powertools' package logger switched to DEBUG on stdout, as POWERTOOLS_DEBUG does at import
+    import logging
+
+    from aws_lambda_powertools.logging.logger import set_package_logger
+
+    from relay.observability import metrics
+
+    package = logging.getLogger("aws_lambda_powertools")
+    handlers = list(package.handlers)
+    set_package_logger(stream=sys.stdout)
+    try:
+        # WHEN the metrics object is built and handed a value that Powertools logs at DEBUG
+        metrics().add_metadata(key="probe", value=MARK)
+        metrics().clear_metrics()
+        out = capsys.readouterr().out
+    finally:
+        package.handlers = handlers
+    # THEN its debug line was never written
+    assert MARK not in out

@@ -290,17 +290,28 @@ def test_spec_names_match_case_and_separator_insensitively():
 
 
 def test_custom_event_passes_scalars_without_personal_data():
-    # GIVEN an unmapped event with scalar, nested and personal properties
+    # GIVEN an unmapped event with scalar, nested and personal properties (by name and by shape)
     props = {
         "video_id": "v-1",
         "position": 12.5,
         "autoplay": False,
+        "watched_at": "2026-11-26T12:00:00Z",
+        "order_id": "5123456789012",
         "nested": {"a": 1},
+        "tags": ["a", "b"],
         "Email": "x@y.com",
         "phone_number": "+1 650 555 1212",
         "first_name": "Jane",
         "zip": "94035",
+        "customer_phone": "+1 212 555 0100",
+        "billing_name": "Jane Doe",
+        "shipping_address": "1 Main St",
+        "client_ip": "198.51.100.23",
+        "name": "Jane Doe",
         "note": "contact me at jane@example.com",
+        "callback": "(212) 555-0100",
+        "origin": "2001:db8::7",
+        "reset_token": "r3s3t",
         "currency": "eur",
     }
     # WHEN mapped
@@ -311,8 +322,24 @@ def test_custom_event_passes_scalars_without_personal_data():
         "video_id": "v-1",
         "position": 12.5,
         "autoplay": False,
+        "watched_at": "2026-11-26T12:00:00Z",
+        "order_id": "5123456789012",
         "currency": "EUR",
     }
+
+
+def test_text_fields_of_the_tables_are_dropped_when_they_hold_personal_data():
+    # GIVEN a search for an e-mail address, a product named like a phone number and a destination IP
+    search = _sent(_map("default", track("Products Searched", {"query": "jane@example.com"})))
+    viewed = _sent(
+        _map("default", track("Product Viewed", {"product_id": "P1", "name": "+1 212 555 0100", "price": 1}))
+    )
+    hotel = _sent(_map("travel", track("Hotel Searched", {"query": "rome", "destination": "203.0.113.9"})))
+    # WHEN mapped / THEN those fields are not sent, the rest of the row is
+    assert "custom_data" not in search.payload
+    assert "content_name" not in viewed.payload["custom_data"]
+    assert viewed.payload["custom_data"]["content_ids"] == ["P1"]
+    assert hotel.payload["custom_data"] == {"search_string": "rome", "content_type": "hotel"}
 
 
 def test_custom_event_name_is_trimmed_to_50_characters():

@@ -12,9 +12,16 @@ AWS_MAX_ATTEMPTS = 5
 
 @cache
 def aws_client(service: str) -> Any:
-    """A boto3 client for `service`, built on first use (never at import time) and reused afterwards."""
+    """A boto3 client for `service`, built on first use (never at import time) and reused afterwards.
+
+    botocore's debug lines (request parameters, response bodies: secrets) are held back first.
+    """
     import boto3
     from botocore.config import Config
+
+    from relay.observability import hold_library_loggers
+
+    hold_library_loggers()
 
     config = Config(
         connect_timeout=AWS_CONNECT_TIMEOUT_S,

@@ -6,11 +6,14 @@ from collections.abc import Iterable, Mapping
 
 
 def allows(
-    preferences: Mapping[str, bool] | None, required: Iterable[str], *, require_consent: bool = False
+    preferences: Mapping[str, object] | None, required: Iterable[str], *, require_consent: bool = False
 ) -> bool:
-    """True when every required category is `true` in the event's categoryPreferences (case-insensitive).
+    """True when every required category is `true` in the event's categoryPreferences (category names
+    compared case-insensitively and trimmed).
 
-    An event without a consent object is allowed unless `require_consent` is set.
+    Only JSON `true` grants: "true", "yes", "on", "1", 1 and every other value do not (the event is
+    then skipped for consent, not rejected). An event without a consent object is allowed unless
+    `require_consent` is set.
     """
     if preferences is None:
         return not require_consent

@@ -82,7 +82,10 @@ class Page(TypedDict, total=False):
 
 @with_config(_CONFIG)
 class Consent(TypedDict, total=False):
-    category_preferences: Annotated[dict[str, bool], _alias("categoryPreferences", "category_preferences")]
+    """Segment's consent object. A preference's value is kept as the JSON value it is (not coerced to
+    bool): only JSON `true` grants a category (relay.consent), and no value makes the event invalid."""
+
+    category_preferences: Annotated[dict[str, Any], _alias("categoryPreferences", "category_preferences")]
 
 
 @with_config(_CONFIG)

@@ -2,6 +2,8 @@
 
 Pure functions, no I/O. Lookup tables (countries, US/CA subdivisions, months) are built lazily on first use.
 Every normaliser returns ``None`` for an empty or invalid result and never raises on ``str`` input.
+Every one first removes invisible characters (``relay.pii.strip_invisible``: zero-width spaces and
+joiners, BOM, soft hyphen, bidi marks...), so a pasted ``jane\u200b@example.com`` hashes as typed.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import Literal
+
+from relay.pii import strip_invisible
 
 HASHED_KEYS: frozenset[str] = frozenset(
     {"em", "ph", "fn", "ln", "db", "ge", "ct", "st", "zp", "country", "external_id"}
@@ -118,7 +122,7 @@ def is_hashed(value: str) -> bool:
 
 def normalize_email(value: str) -> str | None:
     """Trim and lower-case; None unless the result has the shape local@domain.tld with no white space."""
-    email = _nfc(_nfc(value).strip().lower())
+    email = _nfc(_nfc(strip_invisible(value)).strip().lower())
     return email if _EMAIL_RE.fullmatch(email) else None
 
 
@@ -129,7 +133,7 @@ def normalize_phone(value: str, region: str | None = None) -> str | None:
 
 def _normalize_phone(value: str, region: str | None, *, fast: bool) -> str | None:
     """normalize_phone; ``fast=False`` skips the fast path (the reference the property tests compare with)."""
-    text = _nfkc(value).strip()
+    text = _nfkc(strip_invisible(value)).strip()
     if text.startswith("00"):
         text = "+" + text[2:]
     digits = _e164(text, region, fast)
@@ -313,12 +317,12 @@ def _fast_e164(text: str) -> str | Literal[_Fallback.FALLBACK] | None:
 
 def normalize_name(value: str) -> str | None:
     """fn/ln: lower-case; keep letters, combining marks and digits (any script); drop everything else."""
-    return _nfc(_keep(_nfc(value).lower(), "LMN")) or None
+    return _nfc(_keep(_nfc(strip_invisible(value)).lower(), "LMN")) or None
 
 
 def normalize_city(value: str) -> str | None:
     """ct: lower-case; keep letters and combining marks only (no punctuation, digits or spaces)."""
-    return _nfc(_keep(_nfc(value).lower(), "LM")) or None
+    return _nfc(_keep(_nfc(strip_invisible(value)).lower(), "LM")) or None
 
 
 @cache
@@ -342,7 +346,7 @@ def normalize_state(value: str, country: str | None = None) -> str | None:
     """st: US/CA (or no country) names, codes or abbreviations -> 2-letter code; else the full name, letters only."""
     country = country.strip().lower() if country else None
     if country is None or country in _STATE_COUNTRIES:
-        key = _fold_key(_nfc(value))
+        key = _fold_key(_nfc(strip_invisible(value)))
         for candidate in (country,) if country else _STATE_COUNTRIES:
             code = _state_table(candidate).get(key)
             if code:
@@ -353,7 +357,7 @@ def normalize_state(value: str, country: str | None = None) -> str | None:
 def normalize_zip(value: str, country: str | None = None) -> str | None:
     """zp: lower-case, no white space or dashes; US (or NNNNN-NNNN with no country): first 5 digits."""
     country = country.strip().lower() if country else None
-    text = _nfkc(_nfkc(value).strip().lower())
+    text = _nfkc(_nfkc(strip_invisible(value)).strip().lower())
     us = country == "us" or (country is None and _ZIP_PLUS4_RE.fullmatch(text) is not None)
     if text.isascii():  # ASCII's only dash punctuation is "-"; split() drops exactly what isspace() is
         cleaned = "".join(text.split()).replace("-", "")
@@ -445,7 +449,7 @@ def normalize_country(value: str) -> str | None:
 
     A leading "The" is ignored when the name is not known with it ("The Netherlands" -> "nl").
     """
-    text = _nfc(value).strip()
+    text = _nfc(strip_invisible(value)).strip()
     table = _country_table()
     key = _fold_key(text)
     if not key:
@@ -486,7 +490,7 @@ def normalize_birthday(value: str, today: datetime.date) -> str | None:
     """db: a common date form -> "YYYYMMDD": a real date, year 1900..today.year, not after ``today``."""
     if isinstance(today, datetime.datetime):
         today = today.date()
-    text = _nfkc(value).strip().lower()
+    text = _nfkc(strip_invisible(value)).strip().lower()
     if not text.isascii():
         return None
     if len(text) == 8 and text.isdigit():
@@ -535,12 +539,12 @@ _GENDERS = {**dict.fromkeys(_MALE_WORDS, "m"), **dict.fromkeys(_FEMALE_WORDS, "f
 def normalize_gender(value: str) -> str | None:
     """ge: "m" or "f" from the words Meta's parameter builder accepts (male, man, mr, he, ...; female, woman,
     mrs, she, ...), trimmed, any case; else None."""
-    return _GENDERS.get(_nfc(value).strip().lower())
+    return _GENDERS.get(_nfc(strip_invisible(value)).strip().lower())
 
 
 def normalize_external_id(value: str) -> str | None:
     """external_id: trim, lower-case, remove all white space; None if empty."""
-    return _nfc("".join(_nfc(value).lower().split())) or None
+    return _nfc("".join(_nfc(strip_invisible(value)).lower().split())) or None
 
 
 def _coerce(value: object) -> str | None:

@@ -22,7 +22,7 @@ from decimal import Decimal, InvalidOperation
 from functools import cache, lru_cache
 from typing import Any
 
-from relay.pii import is_personal
+from relay.pii import is_personal, personal_value
 from relay.vendors.meta_capi.variants import TRAVEL_FIELDS, Rule, ValueRule
 
 ORDER_VALUE_FIELDS = ("total", "revenue", "value")
@@ -275,17 +275,22 @@ def _scalar(value: object) -> bool:
 
 
 def _text(props: dict[str, Any], key: str) -> str | None:
+    """A text field's value, stripped; None when absent, empty, not a scalar, or personal by its shape
+    (an e-mail address, a phone number or an IP typed into a search box or a name is never sent)."""
     raw = props.get(key)
     if type(raw) is str:
-        return raw.strip() or None
-    if raw is None or isinstance(raw, bool) or not _scalar(raw):
+        text = raw.strip()
+    elif raw is None or isinstance(raw, bool) or not _scalar(raw):
         return None
-    text = str(raw).strip()
-    return text or None
+    else:
+        text = str(raw).strip()
+    return text if text and not personal_value(key, text) else None
 
 
 def passthrough(props: dict[str, Any]) -> dict[str, Any]:
-    """Scalar properties of a custom event, minus personal data (never sent raw anywhere)."""
+    """A custom event's properties that may be sent: scalars (str, int, finite float, bool) whose key
+    and value are not personal by name or by shape (relay.pii.is_personal; docs/privacy.md). Lists and
+    objects never pass: their insides are not vouched for."""
     data = {k: v for k, v in props.items() if _scalar(v) and not is_personal(k, v)}
     if "currency" in data:
         code = currency(props)
@@ -367,7 +372,7 @@ def _build(shape: _Shape, props: dict[str, Any]) -> dict[str, Any]:
         data["predicted_ltv"] = emit(ltv)
     for key in shape.travel:
         raw = props.get(key)
-        if raw is not None and raw != "" and _scalar(raw):
+        if raw is not None and raw != "" and _scalar(raw) and not personal_value(key, raw):
             data[key] = raw
     return data
 

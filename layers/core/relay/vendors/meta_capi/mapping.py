@@ -16,9 +16,10 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from relay import consent, pii
+from relay import consent
 from relay.events import Event, content_event_id, context, moment, page_referrer, page_url, properties
 from relay.outbound import Outcome, Rejected, ServerEvent, Skipped
+from relay.pii import scrub_url
 from relay.queue import SkipReason
 from relay.vendors.meta_capi import custom_data, user_data, variants
 from relay.vendors.meta_capi.limits import MAX_EVENT_AGE
@@ -77,40 +78,6 @@ def event_time(event: Event, now: datetime) -> int | Rejected:
             code="expired",
         )
     return min(int(seconds), now_s)
-
-
-def _http_url(url: str | None) -> str | None:
-    if not url:
-        return None
-    url = url.strip()
-    return url if url[:8].lower().startswith(("https://", "http://")) else None
-
-
-def scrub_url(url: str | None) -> str | None:
-    """An absolute http(s) URL with query parameters that carry personal data removed.
-
-    The remaining query is kept byte for byte (fbclid's case and encoding must not change). A fragment
-    is kept unless it holds personal data (an `@`, or a personal `key=value` part): then it is dropped.
-    """
-    url = _http_url(url)
-    if url is None or ("?" not in url and "#" not in url):
-        return url
-    rest, hash_, fragment = url.partition("#")
-    base, question, query = rest.partition("?")
-    kept = [part for part in query.split("&") if not _personal_part(part)] if question else []
-    cleaned = base + ("?" + "&".join(kept) if any(kept) else "")
-    if hash_ and (
-        "@" in fragment
-        or "%40" in fragment
-        or any(_personal_part(p) for p in fragment.replace("?", "&").split("&"))
-    ):
-        return cleaned
-    return cleaned + hash_ + fragment
-
-
-def _personal_part(part: str) -> bool:
-    key, _, val = part.partition("=")
-    return pii.is_personal(key, val.replace("%40", "@"))
 
 
 @dataclass(frozen=True, slots=True)

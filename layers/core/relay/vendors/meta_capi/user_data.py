@@ -13,7 +13,7 @@ from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
-from relay import hashing, identity
+from relay import hashing, identity, pii
 from relay.events import Event, context, page_url, user_traits
 
 # Meta's "invalid alone" combinations (best-practices page): user_data made only of one of these
@@ -32,8 +32,9 @@ _DOTTED_QUAD = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
 
 
 def clear_caches() -> None:
-    """Forget memoised hashes and IPs (benchmarks measure cold caches)."""
+    """Forget memoised hashes, IPs, key verdicts and URLs (benchmarks measure cold caches)."""
     hashing.clear_caches()
+    pii.clear_caches()
     _ip.cache_clear()
 
 
