@@ -23,7 +23,8 @@ from relay.secrets import MissingToken, TokenUnavailable
 from tests.support import SAMPLE_NOW, integration, track
 
 if TYPE_CHECKING:
-    from relay.delivery.model import DeadLetterSink, DebugSink, LedgerLike, Log, Sender, Tokens
+    from relay.delivery.model import DeadLetterSink, DebugSink, LedgerLike, Sender, Tokens
+    from relay.observability import Log
 
 TOKEN = "fake-token-0001"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -20,6 +20,13 @@ NAMESPACE = "Relay"
 _TRUE = frozenset({"1", "true", "yes", "on"})
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+
+
+class Log(Protocol):
+    """What core modules log through (the Powertools Logger; tests pass a fake that keeps the lines)."""
+
+    def warning(self, msg: str, *args: Any, **kwargs: Any) -> Any: ...
+    def error(self, msg: str, *args: Any, **kwargs: Any) -> Any: ...
 
 
 def service() -> str:

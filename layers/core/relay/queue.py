@@ -36,6 +36,9 @@ DlqReason = Literal[
     "auth",  # the vendor refused the token / permissions / API version: fix the integration, redrive
     "config",  # the integration's stored configuration is unreadable: fix it, redrive
     "retries_exhausted",  # transient errors outlasted the receives SQS allows
+    "transport",  # the answers were not the vendor's (redirect, proxy / WAF page): check the URL and egress
+    "unconfirmed",  # the vendor's success counted other than the events sent: check, then redrive
+    "unavailable",  # integrations, ledger or token stayed unreadable (AWS trouble): `detail` names which
     "max_receive_count",  # no reason attribute: SQS's own RedrivePolicy moved it (a crash or timeout loop)
 ]
 SkipReason = Literal[

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from relay.observability import Log
 from relay.queue import DlqReason, Parked, SqsRecord
 
 if TYPE_CHECKING:
@@ -45,11 +46,6 @@ class DebugSink(Protocol):
     def record(
         self, integration: Integration, events: Sequence[ServerEvent], outcome: str, detail: str
     ) -> None: ...
-
-
-class Log(Protocol):
-    def warning(self, msg: str, *args: Any, **kwargs: Any) -> Any: ...
-    def error(self, msg: str, *args: Any, **kwargs: Any) -> Any: ...
 
 
 @dataclass
