@@ -109,9 +109,8 @@ def invalid(trace: str = "trace-bad") -> SendError:
 
 def not_metas(status: int = 302) -> SendError:
     """What GraphClient raises for an answer that is not Meta's (a redirect, a proxy's HTML page)."""
-    return SendError(
-        ErrorKind.TRANSPORT, status, message="not a Graph answer: redirect not followed (text/html)"
-    )
+    what = "redirect not followed" if 300 <= status < 400 else "no Graph error object"
+    return SendError(ErrorKind.TRANSPORT, status, message=f"not a Graph answer: {what} (text/html)")
 
 
 def refused(*, version: bool = False) -> SendError:

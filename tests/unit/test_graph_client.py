@@ -35,7 +35,7 @@ def graph() -> Iterator[GraphEmulator]:
 class Server:
     """A raw loopback TCP server: `serve(connection)` runs for every connection, in its own thread."""
 
-    def __init__(self, serve: Callable[[socket.socket], None]) -> None:
+    def __init__(self, serve: Callable[[socket.socket], object]) -> None:
         self._serve = serve
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
@@ -62,7 +62,7 @@ class Server:
 
 
 @contextlib.contextmanager
-def server(serve: Callable[[socket.socket], None]) -> Iterator[Server]:
+def server(serve: Callable[[socket.socket], object]) -> Iterator[Server]:
     running = Server(serve)
     try:
         yield running
