@@ -18,10 +18,11 @@ import relay.local.stack
 from relay.apps.deliver import build_deps
 from relay.delivery import deliver_batch
 from relay.delivery.send import GRAPH_ATTEMPTS
-from relay.ledger import READ_ATTEMPTS, Ledger
+from relay.ledger import READ_ATTEMPTS, Ledger, LedgerUnavailable
 from relay.local.graph import Fault, GraphEmulator
 from relay.local.runner import THROWAWAY_TOKEN, _integration
 from relay.local.stack import LocalStack, Totals
+from relay.queue import OUT_OF_TIME, DeadLetters, Entry, Parked, delete, release, send_batched
 from relay.vendors.meta_capi.client import GraphClient
 from tests.fakes import FakeLog, WrappedClient, client_error
 from tests.support import UA
@@ -283,3 +284,137 @@ def test_a_throttled_token_secret_is_logged_with_its_code_and_ends_unavailable(s
     detail = "token secret unreadable (ThrottlingException)"
     assert _dlq(local) == [(f"m-{i}", "unavailable", "local-meta", detail) for i in range(EVENTS)]
     assert dict(totals.dead_lettered) == {"unavailable": EVENTS}
+
+
+# ---- the retry loops' caps and time checks, one by one ---------------------------------------------
+
+LEDGER = "LedgerTable"
+KEYS = [f"{PIXEL}#Lead#m-{i}" for i in range(3)]
+
+
+def test_ledger_reads_stop_after_read_attempts_rounds_of_unprocessed_keys(local):
+    # GIVEN a BatchGetItem that never processes a key
+    spy = WrappedClient(
+        local.dynamodb, batch_get_item=lambda call, kwargs: {"UnprocessedKeys": kwargs["RequestItems"]}
+    )
+    sleeps: list[float] = []
+    ledger = Ledger(spy, LEDGER, sleep=sleeps.append)
+    # WHEN three keys are looked up / THEN LedgerUnavailable after READ_ATTEMPTS calls, capped backoff
+    with pytest.raises(LedgerUnavailable, match="keys still unprocessed after 5 reads"):
+        ledger.delivered(KEYS)
+    assert len(spy.requests("batch_get_item")) == READ_ATTEMPTS == 5
+    assert sleeps == [0.05, 0.1, 0.2, 0.4]
+
+
+def test_ledger_reads_wait_for_no_round_the_invocation_has_no_time_for(local):
+    # GIVEN unprocessed keys and 1.0 s left (a round needs TIME_MARGIN_S after its wait)
+    spy = WrappedClient(
+        local.dynamodb, batch_get_item=lambda call, kwargs: {"UnprocessedKeys": kwargs["RequestItems"]}
+    )
+    sleeps: list[float] = []
+    ledger = Ledger(spy, LEDGER, sleep=sleeps.append)
+    # WHEN looked up / THEN one call, no wait, LedgerUnavailable saying why
+    with pytest.raises(LedgerUnavailable, match="no time left for another read"):
+        ledger.delivered(KEYS, remaining_s=lambda: 1.0)
+    assert (len(spy.requests("batch_get_item")), sleeps) == (1, [])
+
+
+def test_a_failed_ledger_write_round_is_logged_with_its_code_and_retried(local):
+    # GIVEN a BatchWriteItem throttled once, then working
+    def throttled_once(call, kwargs):
+        if len(spy.requests("batch_write_item")) == 1:
+            raise client_error("ProvisionedThroughputExceededException", "BatchWriteItem")
+        return call(**kwargs)
+
+    spy = WrappedClient(local.dynamodb, batch_write_item=throttled_once)
+    log = FakeLog()
+    ledger = Ledger(spy, LEDGER, sleep=lambda seconds: None, log=log)
+    # WHEN keys are recorded
+    ledger.record(KEYS, now=NOW)
+    # THEN the second round wrote them, and the first failure left a warning with the code
+    assert ledger.delivered(KEYS) == set(KEYS)
+    assert log.lines == [
+        (
+            "warning",
+            "ledger write failed; retrying",
+            {"error": "ClientError", "code": "ProvisionedThroughputExceededException", "attempt": 1},
+        )
+    ]
+
+
+def test_a_ledger_write_without_time_for_another_round_raises_unavailable_with_the_code(local):
+    # GIVEN a throttled BatchWriteItem and 1.0 s left
+    def throttled(call, kwargs):
+        raise client_error("ProvisionedThroughputExceededException", "BatchWriteItem")
+
+    spy = WrappedClient(local.dynamodb, batch_write_item=throttled)
+    ledger = Ledger(spy, LEDGER, sleep=lambda seconds: None, log=FakeLog())
+    # WHEN keys are recorded / THEN one call, then LedgerUnavailable carrying DynamoDB's code
+    with pytest.raises(LedgerUnavailable, match="no time left for another write") as raised:
+        ledger.record(KEYS, now=NOW, remaining_s=lambda: 1.0)
+    assert raised.value.aws_code == "ProvisionedThroughputExceededException"
+    assert len(spy.requests("batch_write_item")) == 1
+
+
+def test_a_batched_send_stops_when_the_invocation_runs_out_of_time(local):
+    # GIVEN 25 entries (three groups) and time for the first group only
+    left = iter([5.0, 0.5, 0.5])
+    spy = WrappedClient(local.sqs)
+    entries = [Entry(f"k-{i}", f"body-{i}") for i in range(25)]
+    # WHEN sent
+    result = send_batched(spy, local.events_queue_url, entries, remaining_s=lambda: next(left))
+    # THEN one call of ten; the other fifteen are failed as out of time, never sent
+    assert [len(r["Entries"]) for r in spy.requests("send_message_batch")] == [10]
+    assert result.sent == {f"k-{i}" for i in range(10)}
+    assert result.failed == {f"k-{i}": OUT_OF_TIME for i in range(10, 25)}
+
+
+def test_a_batched_send_retries_only_while_time_is_left(local):
+    # GIVEN SQS failing every entry on its side, and time for the first call only
+    def server_fault(call, kwargs):
+        failed = [{"Id": e["Id"], "Code": "InternalError", "SenderFault": False} for e in kwargs["Entries"]]
+        return {"Successful": [], "Failed": failed}
+
+    left = iter([5.0, 1.0])
+    sleeps: list[float] = []
+    spy = WrappedClient(local.sqs, send_message_batch=server_fault)
+    # WHEN two entries are sent
+    result = send_batched(
+        spy,
+        local.events_queue_url,
+        [Entry("a", "1"), Entry("b", "2")],
+        sleep=sleeps.append,
+        remaining_s=lambda: next(left),
+    )
+    # THEN no retry (1.0 s minus the 0.05 s wait is under SEND_TIME_MARGIN_S), no wait
+    assert (len(spy.requests("send_message_batch")), sleeps) == (1, [])
+    assert result.failed == {"a": OUT_OF_TIME, "b": OUT_OF_TIME}
+
+
+def test_a_dlq_send_that_fails_is_logged_with_sqss_codes(local):
+    # GIVEN a DLQ that does not exist
+    log = FakeLog()
+    sink = DeadLetters(local.sqs, local.dlq_url + "-gone", sleep=lambda seconds: None, log=log)
+    # WHEN two records are parked / THEN both come back failed, and one warning counts the codes
+    assert sink.park([Parked("r-1", "{}", "invalid"), Parked("r-2", "{}", "invalid")]) == {"r-1", "r-2"}
+    assert log.lines == [
+        ("warning", "DLQ send failed", {"codes": {"AWS.SimpleQueueService.NonExistentQueue": 2}})
+    ]
+
+
+def test_failed_visibility_changes_and_deletes_are_logged_with_their_code(local):
+    # GIVEN SQS refusing ChangeMessageVisibilityBatch and DeleteMessageBatch outright
+    def refused(call, kwargs):
+        raise client_error("AccessDenied", "Batch")
+
+    spy = WrappedClient(local.sqs, change_message_visibility_batch=refused, delete_message_batch=refused)
+    log = FakeLog()
+    # WHEN two handles are released and deleted
+    missed_release = release(spy, local.events_queue_url, ["h-1", "h-2"], log=log)
+    missed_delete = delete(spy, local.events_queue_url, ["h-1", "h-2"], log=log)
+    # THEN both count as missed, and each failure left a warning with the code
+    assert (missed_release, missed_delete) == (2, [0, 1])
+    assert log.lines == [
+        ("warning", "SQS visibility change failed", {"error": "ClientError", "code": "AccessDenied"}),
+        ("warning", "SQS delete failed", {"error": "ClientError", "code": "AccessDenied"}),
+    ]
