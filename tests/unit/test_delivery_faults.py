@@ -265,3 +265,19 @@ def test_no_retry_waits_when_the_backoff_would_leave_no_time_for_the_call():
     # THEN one call, no sleep, the event handed back with the transport reason
     assert (fakes.sender.sizes, fakes.sleeps) == ([1], [])
     assert [r for _, r, _ in _returned(result)] == ["transport"]
+
+
+def test_unconfirmed_events_are_a_metric_and_a_summary_count():
+    # GIVEN a batch outcome with 15 unconfirmed events
+    from aws_lambda_powertools import Metrics
+
+    from relay.delivery.report import publish
+
+    metrics = Metrics()
+    # WHEN published
+    summary = publish(BatchOutcome(unconfirmed=15), metrics)
+    emf = dict(metrics.serialize_metric_set())
+    metrics.clear_metrics()
+    # THEN the Unconfirmed metric and the logged summary both say 15
+    assert emf["Unconfirmed"] == [15.0]
+    assert summary["unconfirmed"] == 15

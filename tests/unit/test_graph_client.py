@@ -212,3 +212,11 @@ def graph_body() -> bytes:
         "user_data": {"client_user_agent": "Mozilla/5.0 Test/1.0", "client_ip_address": "2001:db8::1"},
     }
     return json.dumps({"data": [event]}).encode()
+
+
+def test_no_time_left_means_no_call(graph):
+    # GIVEN a budget of zero / WHEN sent / THEN a retryable error and no request reached the server
+    error, elapsed = _timed(lambda: GraphClient(graph.url).send(REQUEST, token=TOKEN, budget_s=0.0))
+    assert (error.kind, error.message) == (ErrorKind.RETRY, "no time left for a call")
+    assert graph.requests == []
+    assert elapsed < 0.1

@@ -154,7 +154,9 @@ class GraphClient:
         Returns a Receipt on a 2xx answer with Meta's JSON; raises GraphError (see `.retryable`) otherwise:
         RETRY for a network error or the deadline, TRANSPORT for an answer that is not Meta's.
         """
-        budget = max(0.0, min(budget_s, self.call_timeout))
+        budget = min(budget_s, self.call_timeout)
+        if budget <= 0:  # (a zero socket timeout would mean non-blocking, not "no time")
+            raise network_error("no time left for a call")
         path = f"{self._prefix}/{request.api_version}/{request.pixel_id}/events"
         headers = {
             "Content-Type": "application/json",
