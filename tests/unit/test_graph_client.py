@@ -4,8 +4,11 @@ does, redirects never followed, and answers that are not Meta's classified TRANS
 from __future__ import annotations
 
 import contextlib
+import datetime
+import ipaddress
 import json
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -35,8 +38,9 @@ def graph() -> Iterator[GraphEmulator]:
 class Server:
     """A raw loopback TCP server: `serve(connection)` runs for every connection, in its own thread."""
 
-    def __init__(self, serve: Callable[[socket.socket], object]) -> None:
+    def __init__(self, serve: Callable[[socket.socket], object], *, read_first: bool = True) -> None:
         self._serve = serve
+        self._read_first = read_first
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
         self.connections = 0
@@ -52,8 +56,9 @@ class Server:
                 threading.Thread(target=self._handle, args=(connection,), daemon=True).start()
 
     def _handle(self, connection: socket.socket) -> None:
-        with connection, contextlib.suppress(OSError):
-            self.received.append(connection.recv(65536))
+        with connection, contextlib.suppress(OSError, ssl.SSLError):
+            if self._read_first:
+                self.received.append(connection.recv(65536))
             self._serve(connection)
 
     def close(self) -> None:
@@ -62,8 +67,8 @@ class Server:
 
 
 @contextlib.contextmanager
-def server(serve: Callable[[socket.socket], object]) -> Iterator[Server]:
-    running = Server(serve)
+def server(serve: Callable[[socket.socket], object], *, read_first: bool = True) -> Iterator[Server]:
+    running = Server(serve, read_first=read_first)
     try:
         yield running
     finally:
@@ -220,3 +225,61 @@ def test_no_time_left_means_no_call(graph):
     assert (error.kind, error.message) == (ErrorKind.RETRY, "no time left for a call")
     assert graph.requests == []
     assert elapsed < 0.1
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory) -> tuple[ssl.SSLContext, str]:
+    """A server TLS context for 127.0.0.1 (a throwaway self-signed certificate) and its CA file."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(datetime.datetime(2020, 1, 1))
+        .not_valid_after(datetime.datetime(2100, 1, 1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    folder = tmp_path_factory.mktemp("tls")
+    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(folder / "cert.pem", folder / "key.pem")
+    return context, str(folder / "cert.pem")
+
+
+@pytest.mark.parametrize("headers_too", [False, True], ids=["body", "headers"])
+def test_over_tls_a_trickled_answer_is_cut_at_the_deadline_too(tls, headers_too):
+    # GIVEN an https server trickling (after the headers, or through them) one byte every 0.2 s forever
+    context, ca_file = tls
+
+    def trickle(connection: socket.socket) -> None:
+        with context.wrap_socket(connection, server_side=True) as secure:
+            secure.recv(65536)
+            head = b"HTTP/1.1 200 OK\r\n" + (b"" if headers_too else b"Content-Length: 100000\r\n\r\n")
+            secure.sendall(head)
+            while not running.stop.wait(0.2):
+                secure.sendall(b"X")
+
+    with server(trickle, read_first=False) as running:
+        client = GraphClient(running.url.replace("http://", "https://"), ca_certs=ca_file)
+        # WHEN sent with a 1 s budget
+        error, elapsed = _timed(lambda: client.send(REQUEST, token=TOKEN, budget_s=1.0))
+    # THEN the TLS socket was shut down under the blocked read: a retryable timeout at the deadline
+    assert (error.kind, error.message) == (ErrorKind.RETRY, "deadline of 1.0 s passed")
+    assert 1.0 <= elapsed < 1.0 + SLACK_S

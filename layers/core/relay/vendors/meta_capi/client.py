@@ -136,14 +136,19 @@ class GraphClient:
         connect_timeout: float = CONNECT_TIMEOUT_S,
         read_timeout: float = READ_TIMEOUT_S,
         call_timeout: float = CALL_TIMEOUT_S,
+        ca_certs: str | None = None,
     ) -> None:
+        """`ca_certs`: a CA bundle file to verify an https server with (default: the system's CAs)."""
         self.base_url = base_url.rstrip("/")
         url = urllib3.util.parse_url(self.base_url)
         if url.host is None or url.scheme not in ("http", "https"):
             raise ValueError("base_url: expected an http(s) URL with a host")
-        pool_cls = _TLSPool if url.scheme == "https" else _Pool
         self._prefix = (url.path or "").rstrip("/")
-        self._pool = pool_cls(url.host, url.port, maxsize=POOL_SIZE, retries=False)
+        self._pool: HTTPConnectionPool
+        if url.scheme == "https":
+            self._pool = _TLSPool(url.host, url.port, maxsize=POOL_SIZE, retries=False, ca_certs=ca_certs)
+        else:
+            self._pool = _Pool(url.host, url.port, maxsize=POOL_SIZE, retries=False)
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
         self.call_timeout = call_timeout
