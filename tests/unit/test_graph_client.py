@@ -283,3 +283,30 @@ def test_over_tls_a_trickled_answer_is_cut_at_the_deadline_too(tls, headers_too)
     # THEN the TLS socket was shut down under the blocked read: a retryable timeout at the deadline
     assert (error.kind, error.message) == (ErrorKind.RETRY, "deadline of 1.0 s passed")
     assert 1.0 <= elapsed < 1.0 + SLACK_S
+
+
+def test_a_whole_answer_leaves_the_connection_for_the_next_call_and_a_cut_one_does_not(monkeypatch):
+    # GIVEN a keep-alive server answering Meta's success to every request on a connection
+    answer = b'{"events_received": 1, "messages": [], "fbtrace_id": "T"}'
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(answer)
+
+    def keep_alive(connection: socket.socket) -> None:
+        connection.sendall(head + answer)
+        while connection.recv(65536):
+            connection.sendall(head + answer)
+
+    with server(keep_alive) as running:
+        client = GraphClient(running.url)
+        # WHEN two calls are made, then one whose answer is over the cap, then another
+        first = client.send(REQUEST, token=TOKEN, budget_s=2.0)
+        second = client.send(REQUEST, token=TOKEN, budget_s=2.0)
+        reused = running.connections
+        monkeypatch.setattr(client_module, "MAX_ANSWER_BYTES", 8)
+        error, _ = _timed(lambda: client.send(REQUEST, token=TOKEN, budget_s=2.0))
+        monkeypatch.undo()
+        third = client.send(REQUEST, token=TOKEN, budget_s=2.0)
+    # THEN the first two shared one connection; the cut answer's connection was dropped, not reused
+    assert (first.events_received, second.events_received, third.events_received) == (1, 1, 1)
+    assert reused == 1
+    assert error.kind is ErrorKind.TRANSPORT
+    assert running.connections == 2

@@ -26,8 +26,8 @@ GRAPH_ATTEMPTS = 3
 BACKOFF_BASE_S = 0.2
 BACKOFF_CAP_S = 2.0
 MAX_PARALLEL_INTEGRATIONS = 8
-# A call's own time (the vendor's connect + read timeouts) plus this, for the ledger write and the DLQ
-# sends, must fit in what is left of the invocation.
+# A call's own time (its total deadline, at most the vendor's CALL_TIMEOUT_S) plus this, for the ledger
+# write and the DLQ sends, must fit in what is left of the invocation.
 LOCAL_WORK_S = 5.0
 
 

@@ -208,10 +208,9 @@ class GraphClient:
             data = response.read(MAX_ANSWER_BYTES + 1)
             complete = len(data) <= MAX_ANSWER_BYTES
         finally:
-            if complete:
-                response.release_conn()
-            else:  # an error or an oversized answer: the rest is unread, the connection unusable
-                response.close()
+            if not complete:  # an error or an oversized answer: the rest is unread, the connection unusable
+                response.close()  # (the pool reconnects this slot on its next use)
+            response.release_conn()
         return response.status, response.headers, data if complete else None
 
 
