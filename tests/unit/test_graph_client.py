@@ -291,11 +291,19 @@ def test_a_whole_answer_leaves_the_connection_for_the_next_call_and_a_cut_one_do
     head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(answer)
 
     def keep_alive(connection: socket.socket) -> None:
-        connection.sendall(head + answer)
-        while connection.recv(65536):
+        reader = connection.makefile("rb")
+        while True:  # one whole request (headers, then Content-Length bytes), then one answer
+            length = 0
+            while (line := reader.readline()) not in (b"\r\n", b""):
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            if not line:
+                return
+            reader.read(length)
             connection.sendall(head + answer)
 
-    with server(keep_alive) as running:
+    with server(keep_alive, read_first=False) as running:
         client = GraphClient(running.url)
         # WHEN two calls are made, then one whose answer is over the cap, then another
         first = client.send(REQUEST, token=TOKEN, budget_s=2.0)
