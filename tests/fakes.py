@@ -23,7 +23,8 @@ from relay.secrets import MissingToken, TokenUnavailable
 from tests.support import SAMPLE_NOW, integration, track
 
 if TYPE_CHECKING:
-    from relay.delivery.model import DeadLetterSink, DebugSink, LedgerLike, Log, Sender, Tokens
+    from relay.delivery.model import DeadLetterSink, DebugSink, LedgerLike, Sender, Tokens
+    from relay.observability import Log
 
 TOKEN = "fake-token-0001"
 
@@ -60,11 +61,13 @@ class FakeVault:
         self.gets[integration_id] += 1
         if integration_id in self.missing:
             raise MissingToken(
-                f"no readable secret fake/{integration_id}/access-token (ResourceNotFoundException)"
+                f"no readable secret fake/{integration_id}/access-token (ResourceNotFoundException)",
+                aws_code="ResourceNotFoundException",
             )
         if integration_id in self.unavailable:
             raise TokenUnavailable(
-                f"secret fake/{integration_id}/access-token unavailable (ThrottlingException)"
+                f"secret fake/{integration_id}/access-token unavailable (ThrottlingException)",
+                aws_code="ThrottlingException",
             )
         return self.tokens.get(integration_id, TOKEN)
 
@@ -78,11 +81,17 @@ Answer = Receipt | SendError
 Script = Callable[[Any], Answer | None]
 
 
-def receipt(request: Any, *, fbtrace_id: str = "trace-ok", version_warning: str | None = None) -> Receipt:
-    """The vendor's acceptance of every event of `request`."""
+def receipt(
+    request: Any,
+    *,
+    fbtrace_id: str = "trace-ok",
+    version_warning: str | None = None,
+    events_received: int | None = None,
+) -> Receipt:
+    """The vendor's acceptance of every event of `request` (or of `events_received` of them)."""
     return Receipt(
         pixel_id=request.pixel_id,
-        events_received=len(request.events),
+        events_received=len(request.events) if events_received is None else events_received,
         fbtrace_id=fbtrace_id,
         messages=(),
         version_warning=version_warning,
@@ -98,6 +107,12 @@ def invalid(trace: str = "trace-bad") -> SendError:
     return SendError(ErrorKind.INVALID, 400, 100, 2804003, trace, "Invalid parameter")
 
 
+def not_metas(status: int = 302) -> SendError:
+    """What GraphClient raises for an answer that is not Meta's (a redirect, a proxy's HTML page)."""
+    what = "redirect not followed" if 300 <= status < 400 else "no Graph error object"
+    return SendError(ErrorKind.TRANSPORT, status, message=f"not a Graph answer: {what} (text/html)")
+
+
 def refused(*, version: bool = False) -> SendError:
     code = 2635 if version else 190
     return SendError(ErrorKind.AUTH, 400, code, None, "trace-auth", "refused", version_refused=version)
@@ -105,11 +120,12 @@ def refused(*, version: bool = False) -> SendError:
 
 @dataclass(frozen=True)
 class Sent:
-    """One call the sender received: the request, its events' message ids and the token used."""
+    """One call the sender received: the request, its events' message ids, the token and the budget."""
 
     request: Any
     message_ids: tuple[str | None, ...]
     token: str
+    budget_s: float
 
 
 class FakeSender:
@@ -133,10 +149,10 @@ class FakeSender:
         self.calls: list[Sent] = []
         self._lock = threading.Lock()
 
-    def send(self, request: Any, *, token: str) -> Receipt:
+    def send(self, request: Any, *, token: str, budget_s: float) -> Receipt:
         ids = tuple(e.message_id for e in request.events)
         with self._lock:
-            self.calls.append(Sent(request, ids, token))
+            self.calls.append(Sent(request, ids, token, budget_s))
             answer = self.answers.pop(0) if self.answers else None
         if answer is None and self.poison.intersection(i for i in ids if i is not None):
             answer = invalid()
@@ -158,28 +174,44 @@ class FakeSender:
 
 
 class FakeLedger:
-    """relay.ledger.Ledger over an in-memory set; `fail_reads` / `fail_writes` raise FakeAwsError."""
+    """relay.ledger.Ledger over an in-memory set; `fail_reads` / `fail_writes` raise FakeAwsError
+    (`read_error`, when given, is raised by reads instead)."""
 
     def __init__(
-        self, keys: Iterable[str] = (), *, fail_reads: bool = False, fail_writes: bool = False
+        self,
+        keys: Iterable[str] = (),
+        *,
+        fail_reads: bool = False,
+        fail_writes: bool = False,
+        read_error: Exception | None = None,
     ) -> None:
         self.keys = set(keys)
         self.by: dict[str, str] = {}
         self.fail_reads = fail_reads
         self.fail_writes = fail_writes
+        self.read_error = read_error
         self.reads: list[list[str]] = []
         self.writes: list[tuple[list[str], datetime]] = []
         self._lock = threading.Lock()
 
-    def delivered(self, keys: Iterable[str]) -> dict[str, str]:
+    def delivered(
+        self, keys: Iterable[str], *, remaining_s: Callable[[], float] | None = None
+    ) -> dict[str, str]:
         wanted = list(keys)
         self.reads.append(wanted)
+        if self.read_error is not None:
+            raise self.read_error
         if self.fail_reads:
             raise FakeAwsError()
         return {k: self.by.get(k, "") for k in wanted if k in self.keys}
 
     def record(
-        self, keys: Iterable[str], *, now: datetime, record_of: Mapping[str, str] | None = None
+        self,
+        keys: Iterable[str],
+        *,
+        now: datetime,
+        record_of: Mapping[str, str] | None = None,
+        remaining_s: Callable[[], float] | None = None,
     ) -> None:
         written = list(keys)
         with self._lock:
@@ -202,7 +234,7 @@ class FakeDeadLetters:
         self.parked: list[Parked] = []
         self.calls = 0
 
-    def park(self, items: Sequence[Parked]) -> set[str]:
+    def park(self, items: Sequence[Parked], *, remaining_s: Callable[[], float] | None = None) -> set[str]:
         self.calls += 1
         failed = {p.record_id for p in items if p.record_id in self.fail}
         self.parked.extend(p for p in items if p.record_id not in self.fail)

@@ -89,7 +89,7 @@ def test_unprocessed_keys_and_items_are_asked_again(local):
     assert set(found) == set(keys)
     assert [len(r["RequestItems"][TABLE]) for r in spy.requests("batch_write_item")] == [3, 2]
     assert [len(r["RequestItems"][TABLE]["Keys"]) for r in spy.requests("batch_get_item")] == [3, 2]
-    assert sleeps == [0.05, 0.1]
+    assert sleeps == [0.05, 0.05]
 
 
 def test_a_write_that_keeps_failing_raises_after_five_attempts(local):

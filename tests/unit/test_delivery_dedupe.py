@@ -73,7 +73,7 @@ def test_an_unreadable_ledger_sends_every_pending_record_back_and_logs_it():
         (
             "warning",
             "ledger unreadable; the batch's mapped records go back to SQS",
-            {"records": 2, "error": "FakeAwsError"},
+            {"records": 2, "error": "FakeAwsError", "code": "ProvisionedThroughputExceededException"},
         )
     ]
 

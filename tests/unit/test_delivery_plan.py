@@ -119,14 +119,14 @@ def test_an_integrations_lookup_that_raises_sends_the_sources_records_back_and_w
     records = [sqs_record(_from_source(1, "src-2")), lead(2), sqs_record(_from_source(3, "src-2"))]
     # WHEN planned
     planned = plan(records, fakes.deps(), NOW)
-    # THEN both src-2 records go back to SQS after one lookup, with one warning naming source and error
+    # THEN both src-2 records go back to SQS after one lookup, with one warning naming source, error, code
     assert planned.failed == {"m-1", "m-3"}
     assert fakes.integrations.calls == {"src-2": 1, "src-1": 1}
     assert fakes.log.lines == [
         (
             "warning",
             "integrations unreadable; the source's records go back to SQS",
-            {"source_id": "src-2", "error": "FakeAwsError"},
+            {"source_id": "src-2", "error": "FakeAwsError", "code": "ProvisionedThroughputExceededException"},
         )
     ]
     assert _jobs(planned) == [("int-1", ["m-2"])]

@@ -169,7 +169,7 @@ def test_a_missing_token_parks_the_job_as_auth_without_a_call():
     deps, jobs = _jobs(fakes, 2)
     # WHEN sent
     result = send_job(jobs[0], deps, NOW)
-    # THEN nothing is sent; both events are parked as auth naming the secret
+    # THEN nothing is sent; both events are parked as auth naming the secret; a warning says why (code)
     assert fakes.sender.calls == []
     detail = "no readable secret fake/int-1/access-token (ResourceNotFoundException)"
     assert [(p.record.message_id, r, d) for p, r, d in result.parked] == [
@@ -177,6 +177,13 @@ def test_a_missing_token_parks_the_job_as_auth_without_a_call():
         ("m-1", "auth", detail),
     ]
     assert result.retry == []
+    assert fakes.log.lines == [
+        (
+            "warning",
+            "token missing; the integration's events are parked (auth)",
+            {"integration_id": "int-1", "error": "MissingToken", "code": "ResourceNotFoundException"},
+        )
+    ]
 
 
 def test_an_unavailable_token_hands_the_job_back_and_warns():
@@ -185,15 +192,20 @@ def test_an_unavailable_token_hands_the_job_back_and_warns():
     deps, jobs = _jobs(fakes, 2)
     # WHEN sent
     result = send_job(jobs[0], deps, NOW)
-    # THEN nothing is sent, both go back to SQS, and the warning names the integration and the error
+    # THEN nothing is sent, both go back to SQS (parked `unavailable` should it be their last receive),
+    # and the warning names the integration, the error and Secrets Manager's code
     assert fakes.sender.calls == []
-    assert _ids(result.retry) == ["m-0", "m-1"]
-    assert result.parked == []
+    detail = "token secret unreadable (ThrottlingException)"
+    assert [(p.record.message_id, r, d) for p, r, d in result.returned] == [
+        ("m-0", "unavailable", detail),
+        ("m-1", "unavailable", detail),
+    ]
+    assert (result.retry, result.parked) == ([], [])
     assert fakes.log.lines == [
         (
             "warning",
             "token unavailable; the integration's records go back to SQS",
-            {"integration_id": "int-1", "error": "TokenUnavailable"},
+            {"integration_id": "int-1", "error": "TokenUnavailable", "code": "ThrottlingException"},
         )
     ]
 
@@ -257,7 +269,12 @@ def test_a_failed_ledger_write_still_counts_as_delivered_and_is_logged():
         (
             "error",
             "ledger write failed after the vendor accepted the events (a redelivery could resend them)",
-            {"integration_id": "int-1", "events": 2, "error": "FakeAwsError"},
+            {
+                "integration_id": "int-1",
+                "events": 2,
+                "error": "FakeAwsError",
+                "code": "ProvisionedThroughputExceededException",
+            },
         )
     ]
 
@@ -271,7 +288,11 @@ def test_a_failing_debugger_never_changes_the_outcome():
     # THEN the event still goes back to SQS; the debugger failure is a warning
     assert _ids(result.retry) == ["m-0"]
     assert fakes.log.lines == [
-        ("warning", "debugger record failed", {"integration_id": "int-1", "error": "FakeAwsError"})
+        (
+            "warning",
+            "debugger record failed",
+            {"integration_id": "int-1", "error": "FakeAwsError", "code": "ValidationException"},
+        )
     ]
 
 

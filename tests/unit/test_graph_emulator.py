@@ -587,3 +587,74 @@ def test_stop_is_idempotent_and_start_serves_again(http):
     # THEN it serves on loopback
     assert url.startswith("http://127.0.0.1:")
     assert answer.status == 200
+
+
+@pytest.mark.parametrize(
+    ("kind", "status"), [("html_403", 403), ("html_404", 404), ("html_502", 502), ("html_200", 200)]
+)
+def test_proxy_pages_answer_html_with_their_status_and_accept_nothing(emulator, http, kind, status):
+    # GIVEN a fault answering like something in front of Meta (a WAF, a proxy, a wrong URL)
+    emulator.inject(Fault(kind))
+    # WHEN a valid request is posted
+    response = http.request(
+        "POST",
+        f"{emulator.url}/v25.0/{PIXEL}/events",
+        body=json.dumps({"data": [make_event()]}).encode(),
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"},
+    )
+    # THEN an HTML page with that status, no Graph JSON, nothing accepted, the request recorded
+    assert response.status == status
+    assert response.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert response.data.startswith(b"<html>")
+    assert emulator.accepted == []
+    assert [(r.status, r.error_code, r.event_count) for r in emulator.requests] == [(status, None, 1)]
+
+
+def test_redirect_302_points_elsewhere_and_accepts_nothing(http):
+    # GIVEN a redirect fault with a Location
+    with GraphEmulator(redirect_location="http://127.0.0.1:9/login") as emu:
+        emu.inject(Fault("redirect_302"))
+        # WHEN posted without following redirects
+        response = http.request(
+            "POST",
+            f"{emu.url}/v25.0/{PIXEL}/events",
+            body=json.dumps({"data": [make_event()]}).encode(),
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"},
+            redirect=False,
+        )
+    # THEN 302 to that Location, nothing accepted
+    assert (response.status, response.headers["Location"]) == (302, "http://127.0.0.1:9/login")
+    assert emu.accepted == []
+
+
+def test_received_none_answers_a_success_counting_zero_events_and_accepts_nothing(emulator, http):
+    # GIVEN a fault answering a success that counts no event
+    emulator.inject(Fault("received_none"))
+    # WHEN two valid events are posted
+    answer = post(http, emulator, [make_event("a"), make_event("b")])
+    # THEN 200, events_received 0, nothing accepted
+    assert (answer.status, answer.json["events_received"]) == (200, 0)
+    assert emulator.accepted == []
+
+
+def test_trickle_sends_the_headers_then_a_byte_per_interval_until_the_client_leaves(http):
+    # GIVEN a trickle fault at one byte every 0.05 s
+    with GraphEmulator(trickle_interval_s=0.05) as emu:
+        emu.inject(Fault("trickle"))
+        response = http.request(
+            "POST",
+            f"{emu.url}/v25.0/{PIXEL}/events",
+            body=json.dumps({"data": [make_event()]}).encode(),
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"},
+            preload_content=False,
+        )
+        # WHEN five bytes are read
+        started = time.monotonic()
+        got = b"".join(response.read(1) for _ in range(5))
+        elapsed = time.monotonic() - started
+        response.close()
+    # THEN 200 announcing a long body, arriving one byte per interval; nothing accepted
+    assert (response.status, response.headers["Content-Length"]) == (200, "1000000")
+    assert got == b"     "
+    assert 0.15 <= elapsed < 1.0
+    assert emu.accepted == []

@@ -38,3 +38,14 @@ def error_code(exc: BaseException) -> str | None:
         return None
     code = response.get("Error", {}).get("Code")
     return code if isinstance(code, str) else None
+
+
+def error_fields(exc: BaseException) -> dict[str, str | None]:
+    """What a log line says about an error it does not raise: the class and the AWS error code (from a
+    ClientError, or the `aws_code` of Relay's own errors wrapping one). Never the message: it can quote
+    values (keys, names, payload)."""
+    code = error_code(exc)
+    if code is None:
+        wrapped = getattr(exc, "aws_code", None)
+        code = wrapped if isinstance(wrapped, str) else None
+    return {"error": type(exc).__name__, "code": code}

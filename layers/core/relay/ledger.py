@@ -9,16 +9,37 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
+
+from relay.aws import error_fields
+from relay.observability import Log
 
 BATCH_GET_MAX = 100  # DynamoDB BatchGetItem limit
 BATCH_WRITE_MAX = 25  # DynamoDB BatchWriteItem limit
 # Kept one day past the oldest age any vendor accepts (older events can no longer be sent anyway).
 RETENTION_MARGIN = timedelta(days=1)
 DEFAULT_RETENTION = timedelta(days=7) + RETENTION_MARGIN
+# Rounds per chunk of keys or items: DynamoDB may answer part of a call (UnprocessedKeys / Items) and a
+# throttled table can do so on every call; each call already carries botocore's own retries.
+READ_ATTEMPTS = 5
 WRITE_ATTEMPTS = 5
+BACKOFF_BASE_S = 0.05
+BACKOFF_CAP_S = 1.0
+# No further round (nor the wait before it) starts with less than this left of the invocation.
+TIME_MARGIN_S = 1.0
+
+
+class LedgerUnavailable(RuntimeError):
+    """The ledger could not answer within its attempts or the invocation's time: retry the events later.
+    `aws_code` is the DynamoDB error code behind it, when there was one."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, aws_code: str | None = None) -> None:
+        super().__init__(message)
+        self.aws_code = aws_code
 
 
 # DynamoDB caps a partition key at 2,048 bytes; ids longer than this are stored by their SHA-256.
@@ -36,19 +57,35 @@ def ledger_key(pixel_id: str, event_name: str, event_id: str) -> str:
 
 
 class Ledger:
-    """DynamoDB table with partition key `key` and TTL attribute `expires_at`."""
+    """DynamoDB table with partition key `key` and TTL attribute `expires_at`.
+
+    `log` (default: relay.observability's logger) gets a warning, class and code only, for each failed
+    write round that is retried."""
 
     def __init__(
-        self, dynamodb: Any, table: str, *, retention: timedelta = DEFAULT_RETENTION, sleep: Any = time.sleep
+        self,
+        dynamodb: Any,
+        table: str,
+        *,
+        retention: timedelta = DEFAULT_RETENTION,
+        sleep: Callable[[float], None] = time.sleep,
+        log: Log | None = None,
     ) -> None:
         self._db = dynamodb
         self._table = table
         self._retention = retention
         self._sleep = sleep
+        self._log = log
 
-    def delivered(self, keys: Iterable[str]) -> dict[str, str]:
+    def delivered(
+        self, keys: Iterable[str], *, remaining_s: Callable[[], float] | None = None
+    ) -> dict[str, str]:
         """The `keys` already delivered, each with the id of the SQS record that delivered it ("" when
-        unknown). Raises botocore errors (the caller retries the batch)."""
+        unknown).
+
+        Raises botocore errors, or LedgerUnavailable when keys stay unprocessed after READ_ATTEMPTS rounds
+        or the invocation (`remaining_s`, seconds left) has no time for another round.
+        """
         wanted = list(dict.fromkeys(keys))
         found: dict[str, str] = {}
         for i in range(0, len(wanted), BATCH_GET_MAX):
@@ -59,22 +96,30 @@ class Ledger:
                     "ExpressionAttributeNames": {"#k": "key", "#r": "record_id"},
                 }
             }
-            attempt = 0
-            while request:
+            for attempt in range(READ_ATTEMPTS):
                 response = self._db.batch_get_item(RequestItems=request)
                 for item in response.get("Responses", {}).get(self._table, []):
                     found[item["key"]["S"]] = item.get("record_id", {}).get("S", "")
                 request = response.get("UnprocessedKeys") or {}
-                attempt += 1
-                if request:
-                    self._sleep(min(0.05 * 2**attempt, 1.0))
+                if not request:
+                    break
+                if attempt + 1 < READ_ATTEMPTS:
+                    self._pause(attempt, remaining_s, "read")
+            else:
+                raise LedgerUnavailable(f"ledger: keys still unprocessed after {READ_ATTEMPTS} reads")
         return found
 
     def record(
-        self, keys: Iterable[str], *, now: datetime, record_of: Mapping[str, str] | None = None
+        self,
+        keys: Iterable[str],
+        *,
+        now: datetime,
+        record_of: Mapping[str, str] | None = None,
+        remaining_s: Callable[[], float] | None = None,
     ) -> None:
         """Mark `keys` delivered, each with the SQS record id that delivered it (`record_of`, optional).
-        Retries throttling and unprocessed items; raises after WRITE_ATTEMPTS."""
+        Retries throttling and unprocessed items; after WRITE_ATTEMPTS rounds raises the last botocore
+        error, or LedgerUnavailable (items still unprocessed, or no time left)."""
         expires = str(int((now + self._retention).timestamp()))
         unique = list(dict.fromkeys(keys))
         of = record_of or {}
@@ -85,19 +130,46 @@ class Ledger:
             ]
             request: dict[str, Any] = {self._table: items}
             for attempt in range(WRITE_ATTEMPTS):
+                last = attempt + 1 == WRITE_ATTEMPTS
                 try:
                     response = self._db.batch_write_item(RequestItems=request)
-                except Exception:
-                    if attempt == WRITE_ATTEMPTS - 1:
+                except Exception as exc:
+                    if last:
                         raise
-                    self._sleep(min(0.05 * 2**attempt, 1.0))
+                    self._logger().warning(
+                        "ledger write failed; retrying", extra={**error_fields(exc), "attempt": attempt + 1}
+                    )
+                    self._pause(attempt, remaining_s, "write", aws_code=error_fields(exc)["code"])
                     continue
                 request = response.get("UnprocessedItems") or {}
                 if not request:
                     break
-                self._sleep(min(0.05 * 2**attempt, 1.0))
+                if not last:
+                    self._pause(attempt, remaining_s, "write")
             else:
-                raise RuntimeError("ledger: unprocessed items after retries")
+                raise LedgerUnavailable(f"ledger: items still unprocessed after {WRITE_ATTEMPTS} writes")
+
+    def _pause(
+        self,
+        attempt: int,
+        remaining_s: Callable[[], float] | None,
+        what: str,
+        *,
+        aws_code: str | None = None,
+    ) -> None:
+        """Back off before round `attempt + 2`; raises LedgerUnavailable when the invocation has no time
+        for the wait and another round."""
+        delay = min(BACKOFF_BASE_S * 2**attempt, BACKOFF_CAP_S)
+        if remaining_s is not None and remaining_s() - delay < TIME_MARGIN_S:
+            raise LedgerUnavailable(f"ledger: no time left for another {what}", aws_code=aws_code)
+        self._sleep(delay)
+
+    def _logger(self) -> Log:
+        if self._log is None:
+            from relay.observability import logger
+
+            self._log = logger()
+        return self._log
 
 
 def _item(key: str, expires: str, record_id: str | None) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import functools
 import logging
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -32,6 +32,13 @@ HELD_LOGGERS = ("botocore", "boto3", "s3transfer", "urllib3", "aws_lambda_powert
 HELD_LEVEL = logging.WARNING
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+
+
+class Log(Protocol):
+    """What core modules log through (the Powertools Logger; tests pass a fake that keeps the lines)."""
+
+    def warning(self, msg: str, *args: Any, **kwargs: Any) -> Any: ...
+    def error(self, msg: str, *args: Any, **kwargs: Any) -> Any: ...
 
 
 def service() -> str:

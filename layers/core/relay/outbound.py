@@ -63,6 +63,10 @@ class ErrorKind(Enum):
     RETRY = "retry"  # transient: back off and try again
     INVALID = "invalid"  # the payload: isolate the offending events, never resend them as they are
     AUTH = "auth"  # the integration's token / permissions / API version: park, redrive after a fix
+    # The answer is not the vendor's (a redirect, an HTML page of a proxy / WAF / wrong URL, a body that
+    # is not the vendor's JSON): says nothing about the events. Retried like RETRY, never bisected;
+    # parked `transport` when it persists through the last receive.
+    TRANSPORT = "transport"
 
 
 @dataclass
@@ -80,7 +84,7 @@ class SendError(Exception):
 
     @property
     def retryable(self) -> bool:
-        return self.kind is ErrorKind.RETRY
+        return self.kind is ErrorKind.RETRY or self.kind is ErrorKind.TRANSPORT
 
     def summary(self) -> str:
         """A short, PII-free description (the vendor's own message is not echoed: it may quote values)."""
@@ -89,6 +93,6 @@ class SendError(Exception):
             parts.append(f"code {self.code}" + (f"/{self.subcode}" if self.subcode else ""))
         if self.fbtrace_id:
             parts.append(f"fbtrace {self.fbtrace_id}")
-        if not self.status and self.message:
-            parts.append(self.message)
+        if (not self.status or self.kind is ErrorKind.TRANSPORT) and self.message:
+            parts.append(self.message)  # our own words (no vendor text): what failed, never a value
         return ", ".join(parts)

@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, get_args
 
-from relay.aws import error_code
+from relay.aws import error_code, error_fields
+from relay.observability import Log
 
 # SQS limits.
 SEND_BATCH_MAX = 10  # entries per SendMessageBatch / DeleteMessageBatch / ChangeMessageVisibilityBatch
@@ -21,6 +22,10 @@ RECEIVE_MAX = 10
 # A failed entry that SQS says was not the sender's fault is sent again, this many times at most.
 SEND_ATTEMPTS = 3
 SEND_BACKOFF_S = 0.05
+# No SendMessageBatch (nor the wait before a retry) starts with less than this left of the invocation:
+# its entries are reported failed with OUT_OF_TIME instead, so the caller keeps them.
+SEND_TIME_MARGIN_S = 1.0
+OUT_OF_TIME = "OutOfTime"
 DETAIL_MAX = 256
 
 # Message attribute names.
@@ -36,6 +41,9 @@ DlqReason = Literal[
     "auth",  # the vendor refused the token / permissions / API version: fix the integration, redrive
     "config",  # the integration's stored configuration is unreadable: fix it, redrive
     "retries_exhausted",  # transient errors outlasted the receives SQS allows
+    "transport",  # the answers were not the vendor's (redirect, proxy / WAF page): check the URL and egress
+    "unconfirmed",  # the vendor's success counted other than the events sent: check, then redrive
+    "unavailable",  # integrations, ledger or token stayed unreadable (AWS trouble): `detail` names which
     "max_receive_count",  # no reason attribute: SQS's own RedrivePolicy moved it (a crash or timeout loop)
 ]
 SkipReason = Literal[
@@ -185,21 +193,31 @@ def send_batched(
     *,
     sleep: Callable[[float], None] = time.sleep,
     attempts: int = SEND_ATTEMPTS,
+    remaining_s: Callable[[], float] | None = None,
 ) -> SendResult:
-    """Send `entries` with SendMessageBatch, split by count and bytes; retry entries SQS failed on its side.
+    """Send `entries` with SendMessageBatch, split by count and bytes; retry entries SQS failed on its side
+    (at most `attempts` calls per group).
 
     Never raises for SQS trouble: a call that fails outright marks its entries failed (and `refused`).
+    When `remaining_s` (seconds left of the invocation) leaves less than SEND_TIME_MARGIN_S for a call and
+    its wait, the entries not yet sent are marked failed with OUT_OF_TIME and nothing more is sent.
     """
     result = SendResult()
-    for group in batches(list(entries)):
+    groups = list(batches(list(entries)))
+    for n, group in enumerate(groups):
         pending = group
         for attempt in range(attempts):
+            delay = SEND_BACKOFF_S * 2 ** (attempt - 1) if attempt else 0.0
+            if remaining_s is not None and remaining_s() - delay < SEND_TIME_MARGIN_S:
+                for entry in [*pending, *(e for g in groups[n + 1 :] for e in g)]:
+                    result.failed[entry.key] = OUT_OF_TIME
+                return result
+            if delay:
+                sleep(delay)
             retry = _send_once(sqs, queue_url, pending, result)
             if not retry or result.refused:
                 break
             pending = retry
-            if attempt + 1 < attempts:
-                sleep(SEND_BACKOFF_S * 2**attempt)
         if result.refused:
             break
     return result
@@ -215,6 +233,7 @@ def _send_once(sqs: Any, queue_url: str, group: list[Entry], result: SendResult)
     try:
         answer = sqs.send_message_batch(QueueUrl=queue_url, Entries=request)
     except Exception as exc:  # botocore ClientError / connection errors: the whole call failed
+        # Not logged here: the code is in `result.failed`, which every caller logs.
         code = error_code(exc) or type(exc).__name__
         for e in group:
             result.failed[e.key] = code
@@ -234,25 +253,52 @@ def _send_once(sqs: Any, queue_url: str, group: list[Entry], result: SendResult)
 
 
 class DeadLetters:
-    """Parks messages in the DLQ through the batched sender."""
+    """Parks messages in the DLQ through the batched sender; `log` (default: relay.observability's
+    logger) gets the SQS error codes of the messages it could not park."""
 
-    def __init__(self, sqs: Any, queue_url: str, *, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        sqs: Any,
+        queue_url: str,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        log: Log | None = None,
+    ) -> None:
         self._sqs = sqs
         self._url = queue_url
         self._sleep = sleep
+        self._log = log
 
-    def park(self, items: Sequence[Parked]) -> set[str]:
+    def park(self, items: Sequence[Parked], *, remaining_s: Callable[[], float] | None = None) -> set[str]:
         """Send `items`; returns the record ids whose send FAILED (the caller must not drop them).
 
         One record can be parked for several integrations, so each message is tracked by its position.
+        `remaining_s`: see send_batched.
         """
         entries = [replace(p.entry(), key=str(n)) for n, p in enumerate(items)]
-        result = send_batched(self._sqs, self._url, entries, sleep=self._sleep)
+        result = send_batched(self._sqs, self._url, entries, sleep=self._sleep, remaining_s=remaining_s)
+        if result.failed:
+            codes: dict[str, int] = {}
+            for code in result.failed.values():
+                codes[code] = codes.get(code, 0) + 1
+            _logger(self._log).warning("DLQ send failed", extra={"codes": codes})
         return {p.record_id for n, p in enumerate(items) if str(n) not in result.sent}
 
 
-def change_visibility(sqs: Any, queue_url: str, handles: Iterable[str], seconds: int) -> int:
-    """ChangeMessageVisibilityBatch over `handles` (best effort); returns how many SQS did not change."""
+def _logger(log: Log | None) -> Log:
+    if log is not None:
+        return log
+    from relay.observability import logger
+
+    return logger()
+
+
+def change_visibility(
+    sqs: Any, queue_url: str, handles: Iterable[str], seconds: int, *, log: Log | None = None
+) -> int:
+    """ChangeMessageVisibilityBatch over `handles` (best effort); returns how many SQS did not change.
+
+    A call that fails outright is logged to `log` (class and code) and counted."""
     missed = 0
     handles = list(handles)
     for start in range(0, len(handles), SEND_BATCH_MAX):
@@ -262,32 +308,36 @@ def change_visibility(sqs: Any, queue_url: str, handles: Iterable[str], seconds:
         ]
         try:
             answer = sqs.change_message_visibility_batch(QueueUrl=queue_url, Entries=entries)
-        except Exception:  # a lapsed or foreign handle needs no change; the message reappears on its own
+        except Exception as exc:  # the messages reappear on their own when their visibility lapses
+            _logger(log).warning("SQS visibility change failed", extra=error_fields(exc))
             missed += len(chunk)
             continue
         missed += len(answer.get("Failed") or [])
     return missed
 
 
-def release(sqs: Any, queue_url: str, handles: Iterable[str]) -> int:
+def release(sqs: Any, queue_url: str, handles: Iterable[str], *, log: Log | None = None) -> int:
     """Make held messages visible again at once; returns how many could not be released."""
-    return change_visibility(sqs, queue_url, handles, 0)
+    return change_visibility(sqs, queue_url, handles, 0, log=log)
 
 
-def hold(sqs: Any, queue_url: str, handles: Iterable[str], seconds: int) -> int:
+def hold(sqs: Any, queue_url: str, handles: Iterable[str], seconds: int, *, log: Log | None = None) -> int:
     """Keep received messages hidden `seconds` longer; returns how many could not be held."""
-    return change_visibility(sqs, queue_url, handles, seconds)
+    return change_visibility(sqs, queue_url, handles, seconds, log=log)
 
 
-def delete(sqs: Any, queue_url: str, handles: Sequence[str]) -> list[int]:
-    """DeleteMessageBatch over `handles`; returns the positions (in `handles`) SQS did not delete."""
+def delete(sqs: Any, queue_url: str, handles: Sequence[str], *, log: Log | None = None) -> list[int]:
+    """DeleteMessageBatch over `handles`; returns the positions (in `handles`) SQS did not delete.
+
+    A call that fails outright is logged to `log` (class and code)."""
     missed: list[int] = []
     for start in range(0, len(handles), SEND_BATCH_MAX):
         chunk = handles[start : start + SEND_BATCH_MAX]
         entries = [{"Id": str(start + i), "ReceiptHandle": h} for i, h in enumerate(chunk)]
         try:
             answer = sqs.delete_message_batch(QueueUrl=queue_url, Entries=entries)
-        except Exception:
+        except Exception as exc:
+            _logger(log).warning("SQS delete failed", extra=error_fields(exc))
             missed.extend(range(start, start + len(chunk)))
             continue
         missed.extend(int(f["Id"]) for f in answer.get("Failed") or [])

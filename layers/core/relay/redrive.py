@@ -163,7 +163,7 @@ class _Run:
                 elif self._examine(message):
                     to_move.append(message)
             if to_move:
-                stop = self._move(to_move)
+                stop = self._move(to_move, remaining_ms)
                 if stop is not None:
                     return stop
             if seen_again:
@@ -193,13 +193,16 @@ class _Run:
         self.held[message_id] = message["ReceiptHandle"]
         return False
 
-    def _move(self, messages: list[dict[str, Any]]) -> StopReason | None:
+    def _move(
+        self, messages: list[dict[str, Any]], remaining_ms: Callable[[], int] | None
+    ) -> StopReason | None:
         by_id = {m["MessageId"]: m for m in messages}
         entries = [
             Entry(m["MessageId"], m["Body"], _forwarded_attributes(m.get("MessageAttributes") or {}))
             for m in messages
         ]
-        result = queue.send_batched(self.sqs, self.queue_url, entries)
+        left = (lambda: remaining_ms() / 1000) if remaining_ms is not None else None
+        result = queue.send_batched(self.sqs, self.queue_url, entries, remaining_s=left)
         for message_id, code in result.failed.items():
             logger().warning("redrive: the events queue refused a message", extra={"code": code})
             self.report.failed += 1

@@ -24,13 +24,24 @@ MISSING_SECRET_CODES = frozenset(
 
 
 class MissingToken(LookupError):
-    """The integration has no usable access token (no secret, no access, or an empty one)."""
+    """The integration has no usable access token (no secret, no access, or an empty one).
+
+    `aws_code` is Secrets Manager's error code (None when the secret was read but holds no token)."""
+
+    def __init__(self, message: str, *, aws_code: str | None = None) -> None:
+        super().__init__(message)
+        self.aws_code = aws_code
 
 
 class TokenUnavailable(RuntimeError):
-    """Secrets Manager could not answer now (throttling, network): retry later."""
+    """Secrets Manager could not answer now (throttling, network): retry later. `aws_code` says why (the
+    AWS error code, else the exception's class)."""
 
     retryable = True
+
+    def __init__(self, message: str, *, aws_code: str | None = None) -> None:
+        super().__init__(message)
+        self.aws_code = aws_code
 
 
 def secret_name(prefix: str, integration_id: str) -> str:
@@ -68,10 +79,12 @@ class TokenVault:
         try:
             answer = self._sm.get_secret_value(SecretId=name)
         except Exception as exc:
+            # Not logged here: raised as a typed error carrying the code, which delivery logs.
             code = error_code(exc)
             if code in MISSING_SECRET_CODES:
-                raise MissingToken(f"no readable secret {name} ({code})") from None
-            raise TokenUnavailable(f"secret {name} unavailable ({code or type(exc).__name__})") from None
+                raise MissingToken(f"no readable secret {name} ({code})", aws_code=code) from None
+            reason = code or type(exc).__name__
+            raise TokenUnavailable(f"secret {name} unavailable ({reason})", aws_code=reason) from None
         value = answer.get("SecretString")
         if not isinstance(value, str) or not value.strip():
             raise MissingToken(f"secret {name} holds no token")
@@ -90,7 +103,7 @@ class TokenVault:
         self.invalidate(integration_id)
         try:
             answer = self._sm.put_secret_value(SecretId=name, SecretString=token)
-        except Exception as exc:
+        except Exception as exc:  # two codes are expected states, handled; any other is raised as is
             code = error_code(exc)
             if code == "ResourceNotFoundException":
                 answer = self._sm.create_secret(Name=name, SecretString=token)
@@ -108,6 +121,6 @@ class TokenVault:
         self.invalidate(integration_id)
         try:
             self._sm.delete_secret(SecretId=self.name(integration_id), RecoveryWindowInDays=recovery_days)
-        except Exception as exc:
+        except Exception as exc:  # no secret is the state asked for; any other error is raised as is
             if error_code(exc) != "ResourceNotFoundException":
                 raise

@@ -2,24 +2,44 @@
 
 from __future__ import annotations
 
+from relay.aws import error_fields
 from relay.delivery.model import BatchOutcome, Deps, Job, Plan
+from relay.queue import Parked
 
 
 def dedupe(planned: Plan, deps: Deps, out: BatchOutcome) -> list[Job]:
     """The jobs left to send. When the ledger cannot be read, every pending record goes back to SQS
-    (sending blind could deliver twice); an event the ledger already has, or a repeat within the batch
-    (same pixel, event name and event_id), is a `duplicate` skip."""
+    (sending blind could deliver twice) — or, on its last receive, is parked `unavailable` for each of its
+    integrations. An event the ledger already has, or a repeat within the batch (same pixel, event name
+    and event_id), is a `duplicate` skip."""
     pending = planned.pending()
     if not pending:
         return []
     try:
-        delivered_by = deps.ledger.delivered(p.key for p in pending)
+        delivered_by = deps.ledger.delivered((p.key for p in pending), remaining_s=deps.remaining_s)
     except Exception as exc:
+        fields = error_fields(exc)
         deps.logger().warning(
             "ledger unreadable; the batch's mapped records go back to SQS",
-            extra={"records": len(pending), "error": type(exc).__name__},
+            extra={"records": len(pending), **fields},
         )
-        planned.failed.update(p.record.message_id for p in pending)
+        detail = f"ledger unreadable ({fields['code'] or fields['error']})"
+        for job in planned.jobs.values():
+            for item in job.items:
+                record = item.record
+                if record.receive_count >= deps.max_receive_count:
+                    planned.parked.append(
+                        Parked(
+                            record.message_id,
+                            record.body,
+                            "unavailable",
+                            job.integration.id,
+                            detail,
+                            record.attributes,
+                        )
+                    )
+                else:
+                    planned.failed.add(record.message_id)
         return []
     seen: set[str] = set()
     fresh: list[Job] = []

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from relay.observability import Log
 from relay.queue import DlqReason, Parked, SqsRecord
 
 if TYPE_CHECKING:
@@ -29,29 +30,40 @@ class Tokens(Protocol):
 
 
 class Sender(Protocol):
-    def send(self, request: Any, *, token: str) -> Receipt: ...
+    """A vendor client (relay.vendors.meta_capi.client.GraphClient): one call, over within `budget_s`
+    seconds in total whatever the server does; raises relay.outbound.SendError."""
+
+    def send(self, request: Any, *, token: str, budget_s: float) -> Receipt: ...
 
 
 class LedgerLike(Protocol):
-    def delivered(self, keys: Iterable[str]) -> Mapping[str, str]: ...
+    """relay.ledger.Ledger; `remaining_s` (seconds left of the invocation) bounds its retries."""
+
+    def delivered(
+        self, keys: Iterable[str], *, remaining_s: Callable[[], float] | None = None
+    ) -> Mapping[str, str]: ...
     def record(
-        self, keys: Iterable[str], *, now: datetime, record_of: Mapping[str, str] | None = None
+        self,
+        keys: Iterable[str],
+        *,
+        now: datetime,
+        record_of: Mapping[str, str] | None = None,
+        remaining_s: Callable[[], float] | None = None,
     ) -> None: ...
 
 
 class DeadLetterSink(Protocol):
-    def park(self, items: Sequence[Parked]) -> set[str]: ...
+    """relay.queue.DeadLetters: returns the record ids it could NOT park."""
+
+    def park(
+        self, items: Sequence[Parked], *, remaining_s: Callable[[], float] | None = None
+    ) -> set[str]: ...
 
 
 class DebugSink(Protocol):
     def record(
         self, integration: Integration, events: Sequence[ServerEvent], outcome: str, detail: str
     ) -> None: ...
-
-
-class Log(Protocol):
-    def warning(self, msg: str, *args: Any, **kwargs: Any) -> Any: ...
-    def error(self, msg: str, *args: Any, **kwargs: Any) -> Any: ...
 
 
 @dataclass
@@ -105,11 +117,15 @@ class JobResult:
     """What sending one job did."""
 
     delivered: list[Pending] = field(default_factory=list)
-    retry: list[Pending] = field(default_factory=list)
+    retry: list[Pending] = field(default_factory=list)  # back to SQS; `retries_exhausted` on the last receive
+    # Back to SQS too, but parked with this reason and detail on the last receive (transport, unconfirmed,
+    # unavailable): the DLQ then says what kept failing.
+    returned: list[tuple[Pending, DlqReason, str]] = field(default_factory=list)
     parked: list[tuple[Pending, DlqReason, str]] = field(default_factory=list)  # (item, reason, detail)
     receipts: list[Receipt] = field(default_factory=list)
     requests: int = 0
     version_errors: int = 0
+    unconfirmed: int = 0  # events of successes whose events_received differed from the events sent
     refused: str | None = None  # set when the vendor refused the token / version: park the rest
 
 
@@ -141,6 +157,7 @@ class BatchOutcome:
     match_keys: Counter[str] = field(default_factory=Counter)
     version_warnings: int = 0
     version_errors: int = 0
+    unconfirmed: int = 0
 
     def response(self) -> dict[str, Any]:
         """Lambda's partial batch response."""

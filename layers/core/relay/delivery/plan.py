@@ -2,7 +2,7 @@
 
 Nothing is sent here. A body that is not an event is parked (malformed), a rejected event is parked
 with the vendor's reason, a skipped one is counted with its reason, and a record whose integrations
-cannot be read now is handed back to SQS.
+cannot be read now is handed back to SQS (parked `unavailable` on its last receive).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from relay.aws import error_fields
 from relay.delivery.model import Deps, Job, Pending, Plan
 from relay.events import Event, EventError, context, parse_event_json
 from relay.integrations import BrokenIntegration, Integration
@@ -22,7 +23,8 @@ from relay.vendors import VENDORS
 def plan(records: Sequence[SqsRecord], deps: Deps, now: datetime) -> Plan:
     """The batch's jobs per integration, parks, skips and records to retry (see the module docstring)."""
     result = Plan()
-    per_source: dict[str, Sequence[Integration | BrokenIntegration] | None] = {}
+    # Each source's integrations, or why they could not be read.
+    per_source: dict[str, Sequence[Integration | BrokenIntegration] | str] = {}
     for record in records:
         try:
             event = parse_event_json(record.body)
@@ -42,8 +44,11 @@ def plan(records: Sequence[SqsRecord], deps: Deps, now: datetime) -> Plan:
         if source not in per_source:
             per_source[source] = _integrations(source, deps)
         integrations = per_source[source]
-        if integrations is None:
-            result.failed.add(record.message_id)  # DynamoDB trouble: SQS retries the message
+        if isinstance(integrations, str):  # DynamoDB trouble: SQS retries the message, parked at the end
+            if record.receive_count >= deps.max_receive_count:
+                result.parked.append(_park(record, "unavailable", None, integrations))
+            else:
+                result.failed.add(record.message_id)
             continue
         only = record.string_attribute(INTEGRATION_ID)
         targets = [i for i in integrations if only is None or i.id == only]
@@ -54,15 +59,17 @@ def plan(records: Sequence[SqsRecord], deps: Deps, now: datetime) -> Plan:
     return result
 
 
-def _integrations(source: str, deps: Deps) -> Sequence[Integration | BrokenIntegration] | None:
+def _integrations(source: str, deps: Deps) -> Sequence[Integration | BrokenIntegration] | str:
+    """The source's integrations, or the DLQ detail saying why they could not be read."""
     try:
         return deps.integrations(source)
     except Exception as exc:
+        fields = error_fields(exc)
         deps.logger().warning(
             "integrations unreadable; the source's records go back to SQS",
-            extra={"source_id": source, "error": type(exc).__name__},
+            extra={"source_id": source, **fields},
         )
-        return None
+        return f"integrations unreadable ({fields['code'] or fields['error']})"
 
 
 def _map(

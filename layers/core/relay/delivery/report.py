@@ -35,6 +35,8 @@ def publish(outcome: BatchOutcome, metrics: Any) -> dict[str, Any]:
     metrics.add_metric(name="GraphRequests", unit=MetricUnit.Count, value=outcome.graph_requests)
     metrics.add_metric(name="VersionWarnings", unit=MetricUnit.Count, value=outcome.version_warnings)
     metrics.add_metric(name="VersionErrors", unit=MetricUnit.Count, value=outcome.version_errors)
+    # Events of vendor successes that counted other than the events sent (not delivered: back to SQS).
+    metrics.add_metric(name="Unconfirmed", unit=MetricUnit.Count, value=outcome.unconfirmed)
     for latency in outcome.graph_latency_s:
         metrics.add_metric(name="GraphLatency", unit=MetricUnit.Milliseconds, value=latency * 1000)
     for size in outcome.batch_sizes:
@@ -61,6 +63,7 @@ def publish(outcome: BatchOutcome, metrics: Any) -> dict[str, Any]:
         else None,
         "version_warnings": outcome.version_warnings,
         "version_errors": outcome.version_errors,
+        "unconfirmed": outcome.unconfirmed,
     }
 
 

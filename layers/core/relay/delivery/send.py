@@ -1,9 +1,12 @@
 """Phase 3, send: each integration's fresh events in ≤ 1,000-event requests, classified by the answer.
 
-Transient errors are retried with jittered backoff while the invocation has time; an invalid-data answer
-for several events is bisected down to the offending ones; a refused token parks the integration's
-events (and is invalidated in the vault, so a fixed token is read at once). Jobs for different
-integrations run concurrently.
+Transient errors, and answers that are not the vendor's (TRANSPORT: a redirect, a proxy's HTML page),
+are retried with jittered backoff while the invocation has time; an invalid-data answer for several
+events is bisected down to the offending ones; a refused token parks the integration's events (and is
+invalidated in the vault, so a fixed token is read at once). A success that counts other than the events
+sent delivers nothing (see `_unconfirmed`). Each call gets a total time budget: the vendor's per-call cap,
+never more than the invocation has left minus LOCAL_WORK_S. Jobs for different integrations run
+concurrently.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from relay.aws import error_fields
 from relay.delivery.model import Deps, Job, JobResult, Pending
 from relay.integrations import Integration
 from relay.outbound import ErrorKind, Receipt, SendError
@@ -22,8 +26,8 @@ GRAPH_ATTEMPTS = 3
 BACKOFF_BASE_S = 0.2
 BACKOFF_CAP_S = 2.0
 MAX_PARALLEL_INTEGRATIONS = 8
-# A call's own time (the vendor's connect + read timeouts) plus this, for the ledger write and the DLQ
-# sends, must fit in what is left of the invocation.
+# A call's own time (its total deadline, at most the vendor's CALL_TIMEOUT_S) plus this, for the ledger
+# write and the DLQ sends, must fit in what is left of the invocation.
 LOCAL_WORK_S = 5.0
 
 
@@ -59,14 +63,20 @@ def send_job(job: Job, deps: Deps, now: datetime) -> JobResult:
     try:
         token = deps.tokens.get(integration.id)
     except MissingToken as exc:
+        deps.logger().warning(
+            "token missing; the integration's events are parked (auth)",
+            extra={"integration_id": integration.id, **error_fields(exc)},
+        )
         result.parked.extend((item, "auth", str(exc)) for item in items)
         return result
     except Exception as exc:
+        fields = error_fields(exc)
         deps.logger().warning(
             "token unavailable; the integration's records go back to SQS",
-            extra={"integration_id": integration.id, "error": type(exc).__name__},
+            extra={"integration_id": integration.id, **fields},
         )
-        result.retry.extend(items)
+        detail = f"token secret unreadable ({fields['code'] or fields['error']})"
+        result.returned.extend((item, "unavailable", detail) for item in items)
         return result
     vendor = VENDORS[integration.vendor]
     by_event = {id(item.event): item for item in items}
@@ -102,18 +112,25 @@ def _send(
     for attempt in range(GRAPH_ATTEMPTS):
         result.requests += 1
         try:
-            receipt = deps.sender.send(request, token=token)
+            receipt = deps.sender.send(request, token=token, budget_s=call_budget(deps, integration))
         except SendError as error:
             if error.kind is ErrorKind.AUTH:
                 _refused(error, items, integration, deps, result)
-            elif error.kind is ErrorKind.INVALID:
+                return
+            if error.kind is ErrorKind.INVALID:
                 _invalid(error, items, integration, token, deps, now, result)
-            elif attempt + 1 < GRAPH_ATTEMPTS and time_for_a_call(deps, integration):
-                delay = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt)
-                deps.sleep(delay / 2 + deps.rng.uniform(0, delay / 2))
+                return
+            # RETRY or TRANSPORT: the same request may succeed; a TRANSPORT answer says nothing about the
+            # events, so it is never bisected.
+            cap = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt)
+            delay = cap / 2 + deps.rng.uniform(0, cap / 2)
+            if attempt + 1 < GRAPH_ATTEMPTS and time_for_a_call(deps, integration, after_s=delay):
+                deps.sleep(delay)
                 continue
+            _debug(deps, integration, items, error.kind.value, error.summary())
+            if error.kind is ErrorKind.TRANSPORT:
+                result.returned.extend((item, "transport", error.summary()) for item in items)
             else:
-                _debug(deps, integration, items, "retry", error.summary())
                 result.retry.extend(items)
             return
         _accepted(receipt, items, integration, deps, now, result)
@@ -166,27 +183,70 @@ def _accepted(
     now: datetime,
     result: JobResult,
 ) -> None:
+    result.receipts.append(receipt)
+    if receipt.events_received != len(items):
+        _unconfirmed(receipt, items, integration, deps, result)
+        return
     # Record before anything else can fail: a crash after this line never resends these events.
     # A failed ledger write still counts as delivered; only a redelivery of these records could resend.
     try:
         deps.ledger.record(
-            (i.key for i in items), now=now, record_of={i.key: i.record.message_id for i in items}
+            (i.key for i in items),
+            now=now,
+            record_of={i.key: i.record.message_id for i in items},
+            remaining_s=deps.remaining_s,
         )
     except Exception as exc:
         deps.logger().error(
             "ledger write failed after the vendor accepted the events (a redelivery could resend them)",
-            extra={"integration_id": integration.id, "events": len(items), "error": type(exc).__name__},
+            extra={"integration_id": integration.id, "events": len(items), **error_fields(exc)},
         )
     result.delivered.extend(items)
-    result.receipts.append(receipt)
     if integration.debug:
         _debug(deps, integration, items, "delivered", f"fbtrace {receipt.fbtrace_id}")
 
 
-def time_for_a_call(deps: Deps, integration: Integration) -> bool:
+def _unconfirmed(
+    receipt: Receipt, items: list[Pending], integration: Integration, deps: Deps, result: JobResult
+) -> None:
+    """A success whose events_received is not the number of events sent: nothing is delivered.
+
+    Either Meta accepted fewer (or more) events than were sent, and which ones is unknown, or the answer is
+    not Meta's at all. So none is recorded in the ledger: every record goes back to SQS and is sent again,
+    which is safe because Meta deduplicates events on event_id + event_name for 48 hours (an event it did
+    accept is dropped there). Parked `unconfirmed` if it persists through the last receive.
+    """
+    detail = f"vendor confirmed {receipt.events_received} of {len(items)} events"
+    if receipt.fbtrace_id:
+        detail += f", fbtrace {receipt.fbtrace_id}"
+    deps.logger().warning(
+        "vendor confirmed a different number of events than were sent; the records go back to SQS",
+        extra={
+            "integration_id": integration.id,
+            "sent": len(items),
+            "events_received": receipt.events_received,
+            "fbtrace_id": receipt.fbtrace_id,
+        },
+    )
+    result.unconfirmed += len(items)
+    result.returned.extend((item, "unconfirmed", detail) for item in items)
+    _debug(deps, integration, items, "unconfirmed", detail)
+
+
+def call_budget(deps: Deps, integration: Integration) -> float:
+    """Seconds one vendor call may take in total: the vendor's cap (CALL_TIMEOUT_S), never more than
+    the invocation has left after LOCAL_WORK_S (the ledger write and the DLQ sends that follow)."""
+    cap = VENDORS[integration.vendor].CALL_TIMEOUT_S
+    if deps.remaining_s is None:
+        return cap
+    return max(0.0, min(cap, deps.remaining_s() - LOCAL_WORK_S))
+
+
+def time_for_a_call(deps: Deps, integration: Integration, *, after_s: float = 0.0) -> bool:
+    """True when a whole call (its cap) and LOCAL_WORK_S still fit in the invocation `after_s` from now."""
     if deps.remaining_s is None:
         return True
-    return deps.remaining_s() > VENDORS[integration.vendor].CALL_TIMEOUT_S + LOCAL_WORK_S
+    return deps.remaining_s() - after_s > VENDORS[integration.vendor].CALL_TIMEOUT_S + LOCAL_WORK_S
 
 
 def _debug(deps: Deps, integration: Integration, items: list[Pending], outcome: str, detail: str) -> None:
@@ -196,5 +256,5 @@ def _debug(deps: Deps, integration: Integration, items: list[Pending], outcome: 
         deps.debugger.record(integration, [i.event for i in items], outcome, detail)
     except Exception as exc:  # the debugger is best-effort; delivery never fails because of it
         deps.logger().warning(
-            "debugger record failed", extra={"integration_id": integration.id, "error": type(exc).__name__}
+            "debugger record failed", extra={"integration_id": integration.id, **error_fields(exc)}
         )

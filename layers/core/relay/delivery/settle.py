@@ -1,7 +1,8 @@
 """Phase 4, settle: every record ends in exactly one state per integration, and the outcome is counted.
 
 Events still failing transiently go back to SQS unless they are about to cross the vendor's age limit
-(parked `expired`) or this was their last receive (parked `retries_exhausted`). A record SQS will
+(parked `expired`) or this was their last receive (parked `retries_exhausted`, or the reason send gave:
+`transport`, `unconfirmed`, `unavailable`), so no record reaches the DLQ without a reason. A record SQS will
 redeliver is decided again then: parking or counting a skip now would do it twice. A park whose DLQ
 send fails sends the record back to SQS too: nothing is lost.
 """
@@ -36,18 +37,18 @@ def settle(
         integration_id = job.integration.id
         parked.extend(_park(item, reason, integration_id, detail) for item, reason, detail in result.parked)
         max_age = VENDORS[job.integration.vendor].MAX_EVENT_AGE
-        for item in result.retry:
+        for item, last_reason, last_detail in _back_to_sqs(result):
             age = now + AGE_SAFETY_MARGIN - datetime.fromtimestamp(item.event.event_time, UTC)
             if age >= max_age:
                 parked.append(
                     _park(item, "expired", integration_id, "the age limit was reached while retrying")
                 )
             elif item.record.receive_count >= deps.max_receive_count:
-                parked.append(_park(item, "retries_exhausted", integration_id, "transient errors persisted"))
+                parked.append(_park(item, last_reason, integration_id, last_detail))
             else:
                 failed.add(item.record.message_id)
     to_park = [p for p in parked if p.record_id not in failed]
-    not_parked = deps.dead_letters.park(to_park) if to_park else set()
+    not_parked = deps.dead_letters.park(to_park, remaining_s=deps.remaining_s) if to_park else set()
     if not_parked:
         deps.logger().error("DLQ send failed; the records go back to SQS", extra={"records": len(not_parked)})
     for park in to_park:
@@ -60,9 +61,16 @@ def settle(
     return out
 
 
+def _back_to_sqs(result: JobResult) -> list[tuple[Pending, DlqReason, str]]:
+    """The job's items SQS should redeliver, each with its DLQ reason and detail for the last receive."""
+    exhausted: DlqReason = "retries_exhausted"
+    return [(item, exhausted, "transient errors persisted") for item in result.retry] + result.returned
+
+
 def _count(job: Job, result: JobResult, out: BatchOutcome) -> None:
     out.graph_requests += result.requests
     out.version_errors += result.version_errors
+    out.unconfirmed += result.unconfirmed
     for receipt in result.receipts:
         out.graph_latency_s.append(receipt.latency_s)
         out.batch_sizes.append(receipt.events_received)

@@ -11,6 +11,11 @@ Order of checks per request: path (else 404 code 803), token in the URL (400 cod
 random fault, then the token (code 190, or 100/33 for a pixel missing from ``access_tokens``), the body and every
 event. A fault therefore replaces auth and validation, as a Graph outage would.
 
+Faults that are not Meta's answers (what a proxy, a WAF or a wrong URL sends): ``redirect_302`` (to
+``redirect_location``), ``html_403`` / ``html_404`` / ``html_502`` / ``html_200`` (an HTML page with that status),
+``trickle`` (a 200 whose body arrives one byte every ``trickle_interval_s`` until the client gives up or the emulator
+stops) and ``received_none`` (a 200 JSON success saying ``events_received: 0``). None of them accepts an event.
+
 Timeout faults: the handler sleeps ``timeout_sleep_s`` (cut short by ``stop()``), then answers as usual (200 for a
 valid batch) but does NOT accept the events, so a client that gave up and retries creates no duplicate here. With ``timeout_accepts=True`` the events are accepted (Meta got
 the request, the client never saw the answer): use it with ``duplicates()`` to test that retries stay duplicate-safe.
@@ -47,6 +52,7 @@ from relay.vendors.meta_capi.limits import (
 FaultKind = Literal[
     "http_500", "http_503", "http_429", "throttle_4", "throttle_17", "transient", "timeout", "invalid_100",
     "auth_190", "version_2635",
+    "redirect_302", "html_403", "html_404", "html_502", "html_200", "trickle", "received_none",
 ]  # fmt: skip
 FAULT_KINDS: frozenset[str] = frozenset(get_args(FaultKind))
 VERSION_WARNING_HEADER = "X-Ad-Api-Version-Warning"
@@ -72,6 +78,11 @@ _FAULTS: dict[str, tuple[int, int, int | None, bool, str]] = {
     "auth_190": (400, 190, 463, False, "Error validating access token: Session has expired."),
     "version_2635": (400, 2635, None, False, "(#2635) You are calling a deprecated version of the Ads API."),
 }
+# kind -> HTTP status of an HTML page from something in front of Meta (a proxy, a WAF, a wrong URL).
+_HTML_PAGES: dict[str, int] = {"html_403": 403, "html_404": 404, "html_502": 502, "html_200": 200}
+_HTML = b"<html><head><title>Error</title></head><body><h1>Request blocked</h1></body></html>"
+# The Content-Length a trickled answer announces (it never arrives).
+_TRICKLE_LENGTH = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -134,6 +145,18 @@ class _GraphError(Exception):
         if self.subcode is not None:
             error["error_subcode"] = self.subcode
         return {"error": error | {"is_transient": self.transient, "fbtrace_id": _trace_id()}}
+
+
+class _Raw(Exception):
+    """An answer that is not a Graph one: written as is (``trickle``: the body arrives a byte at a time)."""
+
+    def __init__(
+        self, status: int, content_type: str, body: bytes, *, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(status)
+        self.status, self.content_type, self.body = status, content_type, body
+        self.headers = dict(headers or {})
+        self.trickle = False
 
 
 def _trace_id() -> str:
@@ -262,6 +285,8 @@ class GraphEmulator:
         timeout_accepts: bool = False,
         deprecated_versions: set[str] | None = None,
         port: int = 0,
+        trickle_interval_s: float = 0.2,
+        redirect_location: str = "https://login.example.invalid/sso",
     ) -> None:
         """``access_tokens`` None accepts any non-empty token; otherwise only listed pixels exist (else code 100/33)."""
         rates = dict(failure_rates or {})
@@ -273,6 +298,8 @@ class GraphEmulator:
         self.timeout_sleep_s = timeout_sleep_s
         self.timeout_accepts = timeout_accepts
         self.deprecated_versions = set(deprecated_versions or ())
+        self.trickle_interval_s = trickle_interval_s
+        self.redirect_location = redirect_location
         self.url = ""
         self.requests: list[ReceivedRequest] = []
         self.accepted: list[AcceptedEvent] = []
@@ -388,6 +415,7 @@ class GraphEmulator:
         version, pixel_id = (match.group(1), match.group(2)) if match else (None, None)
         body: Any = None
         accepted: list[AcceptedEvent] = []
+        raw: _Raw | None = None
         try:
             body = self._read_json(handler, headers)
             if self.latency_s > 0:
@@ -398,6 +426,8 @@ class GraphEmulator:
             status = 200
         except _GraphError as error:
             status, payload = error.status, error.payload()
+        except _Raw as answer:
+            raw, status, payload = answer, answer.status, {}
         except Exception as error:  # never crash on any input: answer like a Graph internal error
             internal = _GraphError(
                 500, 1, f"An unknown error occurred ({type(error).__name__})", transient=True
@@ -410,6 +440,9 @@ class GraphEmulator:
         with self._lock:
             self.requests.append(record)
             self.accepted.extend(accepted)
+        if raw is not None:
+            self._write_raw(handler, raw)
+            return
         extra = {}
         if version in self.deprecated_versions:
             extra[VERSION_WARNING_HEADER] = (
@@ -442,11 +475,7 @@ class GraphEmulator:
             raise _invalid(
                 "access_token is not accepted in the URL: send it in the Authorization header or body"
             )
-        fault = self._next_fault(pixel_id)
-        if fault == "timeout":
-            self._stopping.wait(self.timeout_sleep_s)
-        elif fault is not None:
-            raise _GraphError.fault(fault)
+        fault = self._fault(pixel_id)
         scheme, _, token = headers.get("authorization", "").partition(" ")
         token = token.strip() if scheme.lower() == "bearer" else ""
         if not token and isinstance(body, dict) and isinstance(body.get("access_token"), str):
@@ -479,9 +508,51 @@ class GraphEmulator:
         for index, event in enumerate(data):
             _check_event(index, event, now, poisoned)
         payload = {"events_received": len(data), "messages": [], "fbtrace_id": _trace_id()}
+        if fault == "received_none":
+            return payload | {"events_received": 0}, []
         if fault == "timeout" and not self.timeout_accepts:
             return payload, []
         return payload, [AcceptedEvent(pixel_id, event, test_event_code) for event in data]
+
+    def _fault(self, pixel_id: str) -> str | None:
+        """The next fault: raised when it replaces the answer, else returned (timeout, received_none)."""
+        fault = self._next_fault(pixel_id)
+        if fault == "timeout":
+            self._stopping.wait(self.timeout_sleep_s)
+        elif fault in _FAULTS:
+            raise _GraphError.fault(fault)
+        elif fault is not None and fault != "received_none":
+            raise self._not_meta(fault)
+        return fault
+
+    def _not_meta(self, fault: str) -> _Raw:
+        if fault == "redirect_302":
+            return _Raw(302, "text/html", _HTML, headers={"Location": self.redirect_location})
+        if fault == "trickle":
+            answer = _Raw(200, "application/json", b"")
+            answer.trickle = True
+            return answer
+        return _Raw(_HTML_PAGES[fault], "text/html; charset=utf-8", _HTML)
+
+    def _write_raw(self, handler: _Handler, answer: _Raw) -> None:
+        length = _TRICKLE_LENGTH if answer.trickle else len(answer.body)
+        try:
+            handler.send_response(answer.status)
+            handler.send_header("Content-Type", answer.content_type)
+            handler.send_header("Content-Length", str(length))
+            for name, value in answer.headers.items():
+                handler.send_header(name, value)
+            handler.end_headers()
+            if not answer.trickle:
+                handler.wfile.write(answer.body)
+                return
+            handler.close_connection = True  # the announced body never completes
+            handler.wfile.flush()
+            while not self._stopping.wait(self.trickle_interval_s):
+                handler.wfile.write(b" ")
+                handler.wfile.flush()
+        except OSError:  # the client went away (it gave up on the trickle)
+            handler.close_connection = True
 
     @staticmethod
     def _write(handler: _Handler, status: int, payload: dict[str, Any], extra: dict[str, str]) -> None:

@@ -11,11 +11,10 @@ from typing import TYPE_CHECKING
 from relay.outbound import Rejected, ServerEvent
 from relay.vendors.meta_capi.config import MetaConfig as Config
 from relay.vendors.meta_capi.limits import (
-    CONNECT_TIMEOUT_S,
+    CALL_TIMEOUT_S,
     GRAPH_URL,
     MAX_EVENT_AGE,
     MAX_EVENTS_PER_REQUEST,
-    READ_TIMEOUT_S,
 )
 from relay.vendors.meta_capi.mapping import map_event
 from relay.vendors.meta_capi.request import GraphRequest
@@ -27,8 +26,6 @@ if TYPE_CHECKING:
     from relay.vendors.meta_capi.client import GraphClient
 
 NAME = "meta_capi"
-# The longest one Graph call can take before the client gives up.
-CALL_TIMEOUT_S = CONNECT_TIMEOUT_S + READ_TIMEOUT_S
 # The user_data keys whose share of delivered events is published as match-key coverage.
 MATCH_KEYS: tuple[str, ...] = (
     "em",

@@ -1,7 +1,13 @@
-"""Classification of Meta's answers by `code` / `error_subcode` / `is_transient` — never by `type`."""
+"""Classification of Meta's answers by `code` / `error_subcode` / `is_transient` — never by `type`.
+
+Only a Graph error object says something about the events. Any other answer (a 3xx, an HTML page of a
+proxy / WAF / wrong URL, JSON without `error`, a body that is not JSON) did not come from Meta's edge: it
+is a TRANSPORT error, retried and never bisected as bad data.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from relay.outbound import ErrorKind, SendError
@@ -20,12 +26,19 @@ DEPRECATED_VERSION = 2635
 GraphError = SendError
 
 
-def classify(status: int, body: Any) -> GraphError:
-    """The GraphError for a non-2xx answer with decoded JSON `body` (None when it was not JSON)."""
+_MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}")
+
+
+def classify(status: int, body: Any, *, content_type: str = "") -> GraphError:
+    """The GraphError for a non-2xx answer with decoded JSON `body` (None when it was not JSON).
+
+    A 3xx, or an answer without a Graph error object, is TRANSPORT whatever its status.
+    """
+    if 300 <= status < 400:
+        return not_graph(status, content_type, "redirect not followed")
     error = body.get("error") if isinstance(body, dict) else None
     if not isinstance(error, dict):
-        kind = ErrorKind.RETRY if status >= 500 or status == 429 else ErrorKind.INVALID
-        return GraphError(kind, status, message="no Graph error object")
+        return not_graph(status, content_type, "no Graph error object")
 
     def _int(key: str) -> int | None:
         value = error.get(key)
@@ -44,6 +57,13 @@ def classify(status: int, body: Any) -> GraphError:
         # An unknown code: retrying is bounded by maxReceiveCount, after which the event is parked.
         kind = ErrorKind.RETRY
     return GraphError(kind, status, code, subcode, trace, message, version_refused=code == DEPRECATED_VERSION)
+
+
+def not_graph(status: int, content_type: str, what: str) -> GraphError:
+    """A TRANSPORT error: an answer that is not Meta's; `what` says why, the media type what it was."""
+    media = content_type.partition(";")[0].strip().lower()
+    shown = media if _MEDIA_TYPE.fullmatch(media) else ("no content type" if not media else "other")
+    return GraphError(ErrorKind.TRANSPORT, status, message=f"not a Graph answer: {what} ({shown})")
 
 
 def network_error(detail: str) -> GraphError:

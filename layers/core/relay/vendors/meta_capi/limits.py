@@ -10,6 +10,12 @@ DEFAULT_API_VERSION = "v25.0"
 # Meta's troubleshooting page suggests ~1.5 s for single events; a 1,000-event batch takes longer.
 CONNECT_TIMEOUT_S = 3.0
 READ_TIMEOUT_S = 10.0
+# The longest one Graph call may take in total (connect + request + the whole answer), whatever the
+# server does: GraphClient aborts the call at this deadline (or at a shorter budget given per call).
+CALL_TIMEOUT_S = CONNECT_TIMEOUT_S + READ_TIMEOUT_S
+# Meta's answers are small (events_received, fbtrace_id, a warning per event at most in `messages`, or a
+# Graph error object): an answer longer than this is not Meta's and is not read further.
+MAX_ANSWER_BYTES = 1024 * 1024
 # "data: max 1,000 events" per request.
 MAX_EVENTS_PER_REQUEST = 1_000
 # Meta documents no byte limit; keep each request body well under a few MB.
