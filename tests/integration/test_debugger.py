@@ -6,7 +6,9 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from relay.debugger import Debugger
+import pytest
+
+from relay.debugger import MAX_ID_CHARS, Debugger, DebuggerIncomplete
 from relay.outbound import ServerEvent
 from tests.fakes import WrappedClient
 from tests.support import integration
@@ -74,3 +76,27 @@ def test_a_large_failure_is_summarised_by_its_first_100_events_in_batches_of_25(
     items = local.dynamodb.scan(TableName=TABLE)["Items"]
     assert sorted(int(i["event_id"]["S"][2:]) for i in items) == list(range(100))
     assert [len(r["RequestItems"][TABLE]) for r in spy.requests("batch_write_item")] == [25, 25, 25, 25]
+
+
+def test_a_long_event_id_and_a_large_payload_are_bounded_and_still_recorded(local):
+    # GIVEN an event with a 3,000-character id and a payload over 64 KiB
+    big = _event(1)
+    big = big._replace(event_id="e" * 3000, payload={**big.payload, "custom_data": {"note": "n" * 70_000}})
+    # WHEN recorded (DynamoDB caps a sort key at 1,024 bytes: an unbounded key would fail the write)
+    Debugger(local.dynamodb, TABLE).record(integration(), [big], "invalid", "http 400")
+    [item] = _items(local)
+    # THEN the id is cut to MAX_ID_CHARS in the key and the attribute, and the payload is a note
+    assert item["event_id"]["S"] == "e" * MAX_ID_CHARS
+    assert len(item["recorded_at"]["S"].encode()) < 1024
+    assert json.loads(item["payload"]["S"]) == {"omitted": "payload larger than 65,536 bytes"}
+
+
+def test_records_dynamodb_leaves_unwritten_are_reported_not_dropped_silently(local):
+    # GIVEN a table answering every write with all its items unprocessed (throttling)
+    def throttled(call: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+        return {"UnprocessedItems": kwargs["RequestItems"]}
+
+    spy = WrappedClient(local.dynamodb, batch_write_item=throttled)
+    # WHEN 30 events are recorded / THEN the caller is told how many were not written
+    with pytest.raises(DebuggerIncomplete, match=r"^debugger: 30 of 30 records not written$"):
+        Debugger(spy, TABLE).record(integration(), [_event(n) for n in range(30)], "invalid", "http 400")

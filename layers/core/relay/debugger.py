@@ -71,5 +71,14 @@ class Debugger:
                     }
                 }
             )
+        dropped = 0
         for i in range(0, len(items), BATCH_WRITE_MAX):
-            self._db.batch_write_item(RequestItems={self._table: items[i : i + BATCH_WRITE_MAX]})
+            answer = self._db.batch_write_item(RequestItems={self._table: items[i : i + BATCH_WRITE_MAX]})
+            # Best effort, no second round (delivery must not wait on it); but never silently short.
+            dropped += len((answer.get("UnprocessedItems") or {}).get(self._table, []))
+        if dropped:
+            raise DebuggerIncomplete(f"debugger: {dropped} of {len(items)} records not written")
+
+
+class DebuggerIncomplete(RuntimeError):
+    """DynamoDB left some debugger records unwritten (throttling); the caller logs it."""
