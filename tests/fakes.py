@@ -227,17 +227,22 @@ class FakeLedger:
 
 
 class FakeDeadLetters:
-    """relay.queue.DeadLetters: records what was parked; record ids in `fail` are not parked (returned)."""
+    """relay.queue.DeadLetters: records what was parked; what `fail` names (a record id, or a record id and
+    integration id pair) is not parked: its position is returned."""
 
-    def __init__(self, *, fail: Iterable[str] = ()) -> None:
+    def __init__(self, *, fail: Iterable[str | tuple[str, str | None]] = ()) -> None:
         self.fail = set(fail)
         self.parked: list[Parked] = []
         self.calls = 0
 
-    def park(self, items: Sequence[Parked], *, remaining_s: Callable[[], float] | None = None) -> set[str]:
+    def park(self, items: Sequence[Parked], *, remaining_s: Callable[[], float] | None = None) -> set[int]:
         self.calls += 1
-        failed = {p.record_id for p in items if p.record_id in self.fail}
-        self.parked.extend(p for p in items if p.record_id not in self.fail)
+        failed = {
+            n
+            for n, p in enumerate(items)
+            if p.record_id in self.fail or (p.record_id, p.integration_id) in self.fail
+        }
+        self.parked.extend(p for n, p in enumerate(items) if n not in failed)
         return failed
 
     def reasons(self) -> list[tuple[str, str, str | None]]:

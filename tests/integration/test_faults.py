@@ -396,7 +396,7 @@ def test_a_dlq_send_that_fails_is_logged_with_sqss_codes(local):
     log = FakeLog()
     sink = DeadLetters(local.sqs, local.dlq_url + "-gone", sleep=lambda seconds: None, log=log)
     # WHEN two records are parked / THEN both come back failed, and one warning counts the codes
-    assert sink.park([Parked("r-1", "{}", "invalid"), Parked("r-2", "{}", "invalid")]) == {"r-1", "r-2"}
+    assert sink.park([Parked("r-1", "{}", "invalid"), Parked("r-2", "{}", "invalid")]) == {0, 1}
     assert log.lines == [
         ("warning", "DLQ send failed", {"codes": {"AWS.SimpleQueueService.NonExistentQueue": 2}})
     ]

@@ -313,22 +313,33 @@ def test_send_all_sends_each_integrations_job_and_keeps_their_order():
     assert send_all([], deps, NOW) == []
 
 
-def test_a_defect_while_sending_sends_that_integrations_records_back_and_logs_it():
-    # GIVEN a sender that fails with an unexpected exception (a defect, not a SendError)
-    def broken(request: Any) -> Any:
-        raise RuntimeError("boom")
+def test_a_defect_while_sending_keeps_what_was_delivered_and_sends_the_rest_back():
+    # GIVEN four events sent two per request, and a sender whose second call fails with a defect
+    calls = []
 
-    fakes = Fakes(sender=FakeSender(default=broken))
-    deps, jobs = _jobs(fakes, 2)
+    def second_breaks(request: Any) -> Any:
+        calls.append(request)
+        if len(calls) == 2:
+            raise RuntimeError("boom")
+        return None
+
+    fakes = Fakes(sender=FakeSender(default=second_breaks))
+    deps, jobs = _jobs(fakes, 4, max_events_per_request=2)
     # WHEN the jobs are sent
     (result,) = send_all(jobs, deps, NOW)
-    # THEN nothing escapes: the integration's records go back to SQS, and the error class is logged
-    assert _ids(result.retry) == ["m-0", "m-1"]
-    assert (result.delivered, result.parked) == ([], [])
+    # THEN the first request's events stay delivered (and in the ledger), the second's go back to SQS
+    # with the error class as their last-receive detail, and the error class is logged
+    assert _ids(result.delivered) == ["m-0", "m-1"]
+    assert [(p.record.message_id, r, d) for p, r, d in result.returned] == [
+        ("m-2", "retries_exhausted", "sending failed (RuntimeError)"),
+        ("m-3", "retries_exhausted", "sending failed (RuntimeError)"),
+    ]
+    assert (result.retry, result.parked) == ([], [])
+    assert fakes.ledger.keys == {KEY.format(0), KEY.format(1)}
     assert fakes.log.lines == [
         (
             "error",
-            "unexpected error while sending; the integration's records go back to SQS",
+            "unexpected error while sending; the integration's unsettled records go back to SQS",
             {"integration_id": "int-1", "error": "RuntimeError"},
         )
     ]

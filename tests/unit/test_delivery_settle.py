@@ -190,3 +190,23 @@ def test_every_accepted_record_ends_in_exactly_one_state():
         "1234567890#Lead#m-1",
         "1234567890#Lead#m-2",
     ]
+
+
+def test_a_park_that_was_sent_is_counted_even_when_another_park_of_its_record_failed():
+    # GIVEN a record parked for two integrations (both unreadable) and a DLQ refusing int-2's message
+    from relay.integrations import BrokenIntegration
+
+    broken = [
+        BrokenIntegration(id=ident, source_id="src-1", problem="config.pixel_id: Field required")
+        for ident in ("int-1", "int-2")
+    ]
+    fakes = Fakes(
+        integrations=FakeIntegrations({"src-1": broken}),
+        dead_letters=FakeDeadLetters(fail=[("m-1", "int-2")]),
+    )
+    # WHEN the batch is delivered
+    out = deliver_batch([lead(1)], fakes.deps())
+    # THEN int-1's park is in the DLQ and counted, and the record goes back to SQS for int-2's (nothing lost)
+    assert fakes.dead_letters.reasons() == [("m-1", "config", "int-1")]
+    assert out.dead_lettered == Counter({"config": 1})
+    assert out.failures == ["m-1"]

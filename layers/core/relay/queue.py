@@ -269,8 +269,9 @@ class DeadLetters:
         self._sleep = sleep
         self._log = log
 
-    def park(self, items: Sequence[Parked], *, remaining_s: Callable[[], float] | None = None) -> set[str]:
-        """Send `items`; returns the record ids whose send FAILED (the caller must not drop them).
+    def park(self, items: Sequence[Parked], *, remaining_s: Callable[[], float] | None = None) -> set[int]:
+        """Send `items`; returns the positions (in `items`) whose send FAILED (the caller must not drop
+        their records).
 
         One record can be parked for several integrations, so each message is tracked by its position.
         `remaining_s`: see send_batched.
@@ -282,7 +283,7 @@ class DeadLetters:
             for code in result.failed.values():
                 codes[code] = codes.get(code, 0) + 1
             _logger(self._log).warning("DLQ send failed", extra={"codes": codes})
-        return {p.record_id for n, p in enumerate(items) if str(n) not in result.sent}
+        return {n for n in range(len(items)) if str(n) not in result.sent}
 
 
 def _logger(log: Log | None) -> Log:

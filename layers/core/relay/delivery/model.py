@@ -53,11 +53,11 @@ class LedgerLike(Protocol):
 
 
 class DeadLetterSink(Protocol):
-    """relay.queue.DeadLetters: returns the record ids it could NOT park."""
+    """relay.queue.DeadLetters: returns the positions (in `items`) it could NOT park."""
 
     def park(
         self, items: Sequence[Parked], *, remaining_s: Callable[[], float] | None = None
-    ) -> set[str]: ...
+    ) -> set[int]: ...
 
 
 class DebugSink(Protocol):

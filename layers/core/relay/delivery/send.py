@@ -44,21 +44,29 @@ def send_all(jobs: list[Job], deps: Deps, now: datetime) -> list[JobResult]:
 
 
 def _guarded(job: Job, deps: Deps, now: datetime) -> JobResult:
-    """send_job, with a defect confined to its integration: what was not settled goes back to SQS (and is
-    parked `retries_exhausted` on its last receive), the other integrations' results stand."""
-    try:
-        return send_job(job, deps, now)
-    except Exception as exc:
-        deps.logger().error(
-            "unexpected error while sending; the integration's records go back to SQS",
-            extra={"integration_id": job.integration.id, "error": type(exc).__name__},
-        )
-        return JobResult(retry=list(job.items))
-
-
-def send_job(job: Job, deps: Deps, now: datetime) -> JobResult:
-    """Send one integration's events; never raises."""
+    """send_job, with a defect confined to its integration: what it settled before the defect stands
+    (delivered events stay delivered), the rest goes back to SQS (parked `retries_exhausted` with the
+    error class on its last receive), and the other integrations' results stand."""
     result = JobResult()
+    try:
+        return send_job(job, deps, now, result=result)
+    except Exception as exc:
+        error = type(exc).__name__
+        deps.logger().error(
+            "unexpected error while sending; the integration's unsettled records go back to SQS",
+            extra={"integration_id": job.integration.id, "error": error},
+        )
+        settled = {id(i) for i in (*result.delivered, *result.retry)}
+        settled.update(id(i) for i, _, _ in (*result.parked, *result.returned))
+        detail = f"sending failed ({error})"
+        result.returned.extend((i, "retries_exhausted", detail) for i in job.items if id(i) not in settled)
+        return result
+
+
+def send_job(job: Job, deps: Deps, now: datetime, *, result: JobResult | None = None) -> JobResult:
+    """Send one integration's events into `result` (a new one by default); never raises for the vendor's
+    or AWS's trouble (a defect is confined by the caller, see `_guarded`)."""
+    result = JobResult() if result is None else result
     integration, items = job.integration, job.items
     try:
         token = deps.tokens.get(integration.id)

@@ -49,13 +49,17 @@ def settle(
                 failed.add(item.record.message_id)
     to_park = [p for p in parked if p.record_id not in failed]
     not_parked = deps.dead_letters.park(to_park, remaining_s=deps.remaining_s) if to_park else set()
-    if not_parked:
-        deps.logger().error("DLQ send failed; the records go back to SQS", extra={"records": len(not_parked)})
-    for park in to_park:
-        if park.record_id in not_parked:
+    # A park that was sent is in the DLQ: it is counted, whatever happened to the record's other parks.
+    # A record with a park that failed goes back to SQS, so nothing is lost (its next receive may park an
+    # integration's copy a second time: redriving both delivers once, the ledger sees to that).
+    for n, park in enumerate(to_park):
+        if n in not_parked:
             failed.add(park.record_id)
         else:
             out.dead_lettered[park.reason] += 1
+    if not_parked:
+        back = len({to_park[n].record_id for n in not_parked})
+        deps.logger().error("DLQ send failed; the records go back to SQS", extra={"records": back})
     out.skipped.update(reason for record_id, reason in planned.skips if record_id not in failed)
     out.failures = [r.message_id for r in records if r.message_id in failed]
     return out
