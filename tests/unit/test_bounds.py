@@ -106,6 +106,7 @@ def test_pass_through_drops_integers_meta_cannot_read():
 
 
 def test_a_short_event_id_is_its_own_ledger_key():
+    # GIVEN ids up to MAX_PLAIN_ID_BYTES / WHEN keyed / THEN each is its own key
     assert ledger_key("123", "Purchase", "m-1") == "123#Purchase#m-1"
     assert (
         ledger_key("123", "Purchase", "e" * MAX_PLAIN_ID_BYTES) == "123#Purchase#" + "e" * MAX_PLAIN_ID_BYTES
@@ -128,3 +129,23 @@ def test_an_id_shaped_like_a_hashed_key_is_hashed_too():
     long_id = "x" * (MAX_PLAIN_ID_BYTES + 1)
     hashed = ledger_key("1", "Lead", long_id).split("#", 2)[2]
     assert ledger_key("1", "Lead", hashed) != ledger_key("1", "Lead", long_id)
+
+
+@pytest.mark.parametrize(
+    ("props", "reason"),
+    [
+        ({"event_id": "e" * 8193}, "properties.event_id: longer than 8192 characters"),
+        ({"event_id": 2**63}, "properties.event_id: an integer beyond int64"),
+        (
+            {"products": [{"product_id": "p" * 8193, "price": 1}]},
+            "properties.products[].product_id: longer than 8192 characters",
+        ),
+        ({"products": [{"sku": 10**30, "price": 1}]}, "properties.products[].sku: an integer beyond int64"),
+    ],
+)
+def test_ids_sent_to_meta_are_bounded(props, reason):
+    # GIVEN an order whose event_id or product id is over the bounds
+    event = parse_event(track("Order Completed", {"currency": "EUR", "total": 5, **props}))
+    # WHEN mapped / THEN it is rejected naming the field, the value not echoed
+    outcome = map_event(event, integration(), now=SAMPLE_NOW)
+    assert outcome.reason == reason  # type: ignore[union-attr]

@@ -265,3 +265,22 @@ def test_deep_nesting_anywhere_is_refused_without_a_recursion_error():
     # WHEN parsed / THEN EventError, not RecursionError
     with pytest.raises(EventError, match=r"^body: "):
         parse_event_json(body)
+
+
+def test_an_error_in_a_free_form_key_never_spells_the_key():
+    # GIVEN a properties key that is an e-mail address padded past the string cap
+    key = "jane.doe@example.com" + "x" * MAX_FIELD_CHARS
+    # WHEN parsed / THEN the error names properties and a <key>, not the key itself
+    with pytest.raises(EventError) as caught:
+        parse_event_json(_body(properties={key: 1}))
+    assert caught.value.reason.startswith("properties.<key>")
+    assert "jane.doe" not in caught.value.reason
+
+
+def test_consent_preferences_nest_at_most_max_depth_levels_on_either_parse_path():
+    # GIVEN consent preferences nested one level past MAX_DEPTH
+    deep = {"context": {"consent": {"categoryPreferences": {"advertising": _nest(MAX_DEPTH)}}}}
+    # WHEN parsed as JSON text and as a Python value / THEN both refuse it naming the field
+    for parse in (lambda: parse_event_json(_body(**deep)), lambda: parse_event(json.loads(_body(**deep)))):
+        with pytest.raises(EventError, match=r"nested deeper than 32 levels$"):
+            parse()

@@ -183,13 +183,27 @@ class BodyNotJson(EventError):
         self.detail = detail
 
 
+# Objects whose keys are the sender's own text (they could be anything, an e-mail address included).
+_FREE_KEYS = frozenset({"properties", "categoryPreferences", "category_preferences"})
+
+
 def _describe(error: ValidationError) -> str:
     parts = []
     for err in error.errors(include_url=False):
-        loc = ".".join(str(p) for p in err["loc"])
+        loc = ".".join(_loc(err["loc"]))
         msg = err["msg"].removeprefix("Value error, ")
         parts.append(f"{loc}: {msg}" if loc else msg)
     return "; ".join(parts)
+
+
+def _loc(path: tuple[int | str, ...]) -> list[str]:
+    """An error's location; a key of a free-form object is written `<key>`, never spelled out."""
+    out: list[str] = []
+    free = False
+    for part in path:
+        out.append("<key>" if free and isinstance(part, str) and part != "[key]" else str(part))
+        free = free or part in _FREE_KEYS
+    return out
 
 
 def _checked(event: Event) -> Event:
@@ -201,6 +215,14 @@ def _checked(event: Event) -> Event:
         mid = event.get("message_id")
         raise EventError(
             f"properties: nested deeper than {MAX_DEPTH} levels", mid if isinstance(mid, str) else None
+        )
+    consent = (event.get("context") or {}).get("consent")
+    prefs: dict[str, Any] | None = consent.get("category_preferences") if consent else None
+    if prefs and _too_deep(prefs, MAX_DEPTH):
+        mid = event.get("message_id")
+        raise EventError(
+            f"context.consent.categoryPreferences: nested deeper than {MAX_DEPTH} levels",
+            mid if isinstance(mid, str) else None,
         )
     return event
 

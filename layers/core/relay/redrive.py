@@ -256,5 +256,10 @@ def _expired(body: str, cutoff: datetime) -> bool:
         event = parse_event_json(body)
     except EventError:
         return False
+    except Exception as exc:  # a defect in reading one body must not stop the whole redrive
+        from relay.observability import logger
+
+        logger().warning("redrive could not read a body; it moves", extra={"error": type(exc).__name__})
+        return False
     when = moment(event)
     return when is not None and when < cutoff

@@ -63,5 +63,8 @@ def handle(event: Mapping[str, Any], context: Any = None, *, base: Deps | None =
     # are gone, so it never walks them.
     with gc_paused():
         outcome = deliver_batch([SqsRecord.from_lambda(r) for r in records], chosen)
-    report(outcome, metrics=metrics(), logger=logger())
+    try:
+        report(outcome, metrics=metrics(), logger=logger())
+    except Exception as exc:  # the batch is settled: failing now would make SQS redeliver and park twice
+        logger().error("batch report failed", extra={"error": type(exc).__name__})
     return outcome.response()

@@ -19,6 +19,9 @@ from relay.outbound import Rejected, Skipped
 from relay.queue import INTEGRATION_ID, DlqReason, Parked, SqsRecord
 from relay.vendors import VENDORS
 
+# A source id is the sender's text until the collector stamps it: log lines carry its first characters.
+SOURCE_ID_LOGGED = 64
+
 
 def plan(records: Sequence[SqsRecord], deps: Deps, now: datetime) -> Plan:
     """The batch's jobs per integration, parks, skips and records to retry (see the module docstring)."""
@@ -67,7 +70,7 @@ def _integrations(source: str, deps: Deps) -> Sequence[Integration | BrokenInteg
         fields = error_fields(exc)
         deps.logger().warning(
             "integrations unreadable; the source's records go back to SQS",
-            extra={"source_id": source, **fields},
+            extra={"source_id": source[:SOURCE_ID_LOGGED], **fields},
         )
         return f"integrations unreadable ({fields['code'] or fields['error']})"
 

@@ -37,6 +37,8 @@ COMPILED_RULES = 1024
 MAX_MONEY = 10**15
 MAX_INT = 2**63 - 1
 MAX_NUMBER_CHARS = 64
+# Product ids sent as content_ids / contents[].id: as long as the envelope's strings at most.
+MAX_ID_CHARS = 8 * 1024
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _PRODUCT_FIELDS = frozenset({"contents", "content_ids", "num_items", "value", "list_contents"})
 _CONTENT_FIELDS = frozenset({"contents", "content_ids", "num_items"})
@@ -165,15 +167,19 @@ def emit(value: Number) -> int | float:
 
 def _product_id(product: dict[str, Any]) -> str | None:
     first = product.get("product_id")
-    if type(first) is str and (text := first.strip()):
+    if type(first) is str and 0 < len(first) <= MAX_ID_CHARS and (text := first.strip()):
         return text
     for key in ("product_id", "sku", "id"):
         value = product.get(key)
         if value is None or isinstance(value, bool):
             continue
+        if isinstance(value, int) and not -MAX_INT - 1 <= value <= MAX_INT:
+            raise MappingError(f"properties.products[].{key}", "an integer beyond int64")
         if isinstance(value, str | int) and (
             text := (value if isinstance(value, str) else str(value)).strip()
         ):
+            if len(text) > MAX_ID_CHARS:
+                raise MappingError(f"properties.products[].{key}", f"longer than {MAX_ID_CHARS} characters")
             return text
     return None
 

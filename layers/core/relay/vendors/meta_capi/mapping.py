@@ -17,11 +17,21 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from relay import consent
-from relay.events import Event, content_event_id, context, moment, page_referrer, page_url, properties
+from relay.events import (
+    MAX_FIELD_CHARS,
+    Event,
+    content_event_id,
+    context,
+    moment,
+    page_referrer,
+    page_url,
+    properties,
+)
 from relay.outbound import Outcome, Rejected, ServerEvent, Skipped
 from relay.pii import scrub_url
 from relay.queue import SkipReason
 from relay.vendors.meta_capi import custom_data, user_data, variants
+from relay.vendors.meta_capi.custom_data import MappingError
 from relay.vendors.meta_capi.limits import MAX_EVENT_AGE
 
 if TYPE_CHECKING:
@@ -48,10 +58,18 @@ PLAN_CACHE_SIZE = 256
 
 
 def event_id(event: Event) -> str:
-    """properties.event_id (shared with the browser Pixel) else messageId, else a content hash."""
+    """properties.event_id (shared with the browser Pixel) else messageId, else a content hash.
+
+    Raises MappingError when properties.event_id is over MAX_FIELD_CHARS characters or an integer
+    beyond int64 (Meta could not match it to the Pixel's anyway)."""
     override = properties(event).get("event_id")
-    if isinstance(override, str | int) and not isinstance(override, bool) and (text := str(override).strip()):
-        return text
+    if isinstance(override, str | int) and not isinstance(override, bool):
+        if isinstance(override, int) and not -custom_data.MAX_INT - 1 <= override <= custom_data.MAX_INT:
+            raise MappingError("properties.event_id", "an integer beyond int64")
+        if (text := str(override).strip()) and len(text) > MAX_FIELD_CHARS:
+            raise MappingError("properties.event_id", f"longer than {MAX_FIELD_CHARS} characters")
+        if text:
+            return text
     return event.get("message_id") or content_event_id(event)
 
 
@@ -181,15 +199,16 @@ def map_event(event: Event, integration: Integration, *, now: datetime) -> Outco
             event, default_country=plan.default_country, event_ms=seconds * 1000, today=now.date(), app=is_app
         )
         app_data = user_data.app_data(event, datetime.fromtimestamp(seconds, UTC)) if is_app else None
+        the_id = event_id(event)
+        if row.keeps_subscription_id and (sub := props.get("subscription_id")) is not None:
+            users["subscription_id"] = _subscription_id(sub)
     except ValueError as exc:  # MappingError included: the message names the field
         return Rejected(str(exc), mid)
-    if row.keeps_subscription_id and (sub := props.get("subscription_id")) is not None:
-        users["subscription_id"] = str(sub)
 
     payload: dict[str, Any] = {
         "event_name": row.meta_event,
         "event_time": seconds,
-        "event_id": event_id(event),
+        "event_id": the_id,
     }
     problem = _source_fields(event, is_app, users, payload)
     if problem is None and user_data.insufficient(users):
@@ -205,6 +224,17 @@ def map_event(event: Event, integration: Integration, *, now: datetime) -> Outco
         payload["app_data"] = app_data
     payload.update(plan.ldu)
     return ServerEvent(plan.pixel_id, row.meta_event, payload["event_id"], seconds, mid, payload)
+
+
+def _subscription_id(value: object) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise MappingError("properties.subscription_id", f"expected a string, got {type(value).__name__}")
+    if isinstance(value, int) and not -custom_data.MAX_INT - 1 <= value <= custom_data.MAX_INT:
+        raise MappingError("properties.subscription_id", "an integer beyond int64")
+    text = str(value).strip()
+    if len(text) > MAX_FIELD_CHARS:
+        raise MappingError("properties.subscription_id", f"longer than {MAX_FIELD_CHARS} characters")
+    return text
 
 
 def _source_fields(event: Event, is_app: bool, users: dict[str, Any], payload: dict[str, Any]) -> str | None:
