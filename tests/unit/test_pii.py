@@ -358,3 +358,12 @@ def test_the_privacy_doc_names_every_click_id_and_the_limits():
     assert f"longer than {pii.MAX_CHECKED_KEY_LENGTH} characters" in text
     assert f"after the first {pii.MAX_READ_PARAMETERS}" in text
     assert f"more than {pii.MAX_HOST_LENGTH}" in text
+
+
+def test_a_phone_sent_as_a_json_number_is_personal_except_under_id_and_amount_keys():
+    # GIVEN whole numbers of phone length under a harmless key, an id key and an amount key, and a short one
+    # WHEN checked / THEN only the harmless key's phone-length number is personal
+    assert pii.is_personal("callback", 12125550100)
+    assert not pii.is_personal("order_id", 12125550100)
+    assert not pii.is_personal("total", 12125550100)
+    assert not pii.is_personal("callback", 212555)

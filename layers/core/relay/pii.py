@@ -32,7 +32,7 @@ PERSONAL_WORDS = frozenset(
         "secret", "session", "credential", "credentials", "auth", "user", "username", "surname", "firstname",
         "lastname", "fullname", "givenname", "familyname", "middlename", "maidenname", "nickname", "lat", "lng",
         "lon", "latitude", "longitude", "geo", "gps", "idfa", "idfv", "gaid", "aaid", "madid", "fbp", "fbc",
-        "cookie"
+        "cookie", "msisdn", "pw", "usr", "nationalid", "taxid", "nino"
     ]
 )  # fmt: skip
 # Stems found inside the key's letters run together, so keys written without separators are caught
@@ -50,7 +50,7 @@ PERSON_QUALIFIERS = frozenset(
         "subscriber", "visitor", "guest", "contact", "lead", "person", "personal", "profile", "recipient",
         "sender", "holder", "cardholder", "owner", "patient", "employee", "applicant", "student", "passenger",
         "traveler", "traveller", "attendee", "billing", "shipping", "delivery", "mailing", "home", "anonymous",
-        "external", "device", "advertising"
+        "external", "device", "advertising", "national", "tax"
     ]
 )  # fmt: skip
 QUALIFIED_WORDS = frozenset(
@@ -154,6 +154,8 @@ def is_personal_key(key: str) -> bool:
 # word it started, and no word is started twice. A leading character class (or a lookahead on one)
 # lets the engine skip to the next candidate character quickly.
 _EMAIL = re.compile(r"(?<![^@\s])[^@\s]+@[^@\s]+\.[^@\s]+")
+# The fewest digits a phone number has (a subscriber number without its area code).
+PHONE_DIGITS_MIN = 7
 # 7 to 41 digits joined by at most 3 phone punctuation characters each (`+1 (212) 555-0100`,
 # `212.555.0100`), a whole "word"; not a date (`2026-11-26`, `26.11.2026`), which has 8 digits too.
 _PHONE = re.compile(
@@ -175,6 +177,7 @@ INVISIBLE = (
     "\U000e0000-\U000e0fff"
 )
 _INVISIBLE = re.compile(f"[{INVISIBLE}]")
+_PHONE_NUMBER_MIN = 10 ** (PHONE_DIGITS_MIN - 1)
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _IPV4 = re.compile(rf"(?=[0-9])(?<![\w.]){_OCTET}(?:\.{_OCTET}){{3}}(?!\w|\.[0-9])")
 _H = "[0-9A-Fa-f]{1,4}"
@@ -259,12 +262,23 @@ def personal_shape(value: object, *, phone: bool = True) -> bool:
 
 def is_personal(key: str, value: object) -> bool:
     """True when a property is personal data: by its key's name, or by the shape of its key or value."""
-    return is_personal_key(key) or personal_shape(key) or personal_value(key, value)
+    return _personal_key_or_shape(key) or personal_value(key, value)
+
+
+@lru_cache(maxsize=PERSONAL_KEY_CACHE)
+def _personal_key_or_shape(key: str) -> bool:
+    # Keys repeat across events: both verdicts on the key are memoised together.
+    return is_personal_key(key) or personal_shape(key)
 
 
 def personal_value(key: str, value: object) -> bool:
     """True when the value of property `key` is personal by its shape (`personal_shape`); under one of
-    DIGIT_VALUE_KEYS (ids, amounts; `orderId` is `order_id`) a digit run is not read as a phone number."""
+    DIGIT_VALUE_KEYS (ids, amounts; `orderId` is `order_id`) a digit run is not read as a phone number.
+
+    A whole JSON number of PHONE_DIGITS_MIN digits or more is read as its digits (a phone sent as a number:
+    `12125550100`), except under DIGIT_VALUE_KEYS."""
+    if type(value) is int and abs(value) >= _PHONE_NUMBER_MIN:
+        return not _digit_key(key) and _phone(str(value))
     return personal_shape(value, phone=not _digit_key(key))
 
 
