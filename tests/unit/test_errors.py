@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from relay.outbound import ErrorKind
-from relay.vendors.meta_capi.errors import classify, network_error, not_graph
+from relay.vendors.meta_capi.errors import classify, network_error, not_graph, trace_id
 
 
 def body(code: int, subcode: int | None = None, transient: bool | None = None, type_: str = "OAuthException"):
@@ -99,3 +99,12 @@ def test_a_success_without_events_received_is_transport():
     # THEN TRANSPORT with that reason
     assert error.kind is ErrorKind.TRANSPORT
     assert error.summary() == "http 200, not a Graph answer: no events_received in a success (text/html)"
+
+
+@pytest.mark.parametrize(
+    ("value", "kept"),
+    [("AbCdEf12_3-", "AbCdEf12_3-"), ("A" * 65, None), ("<html>", None), ("a b", None), (123, None)],
+)
+def test_only_a_trace_id_shaped_like_metas_is_kept(value, kept):
+    # GIVEN an answer's fbtrace_id / WHEN read / THEN kept only when it is a short token
+    assert trace_id(value) == kept

@@ -11,6 +11,8 @@ from typing import Any
 AWS_CONNECT_TIMEOUT_S = 2
 AWS_READ_TIMEOUT_S = 3
 AWS_MAX_ATTEMPTS = 3
+# One attempt of one call at most: the margin a loop keeps before starting another round.
+AWS_ATTEMPT_S = AWS_CONNECT_TIMEOUT_S + AWS_READ_TIMEOUT_S
 
 
 @cache

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from relay.aws import error_fields
+from relay.aws import AWS_ATTEMPT_S, error_fields
 from relay.observability import Log
 
 BATCH_GET_MAX = 100  # DynamoDB BatchGetItem limit
@@ -27,8 +27,8 @@ READ_ATTEMPTS = 5
 WRITE_ATTEMPTS = 5
 BACKOFF_BASE_S = 0.05
 BACKOFF_CAP_S = 1.0
-# No further round (nor the wait before it) starts with less than this left of the invocation.
-TIME_MARGIN_S = 1.0
+# No further round (nor the wait before it) starts with less than one AWS attempt's time left.
+TIME_MARGIN_S = float(AWS_ATTEMPT_S)
 
 
 class LedgerUnavailable(RuntimeError):
@@ -165,10 +165,9 @@ class Ledger:
         self._sleep(delay)
 
     def _logger(self) -> Log:
-        if self._log is None:
-            from relay.observability import logger
+        from relay.observability import logger_or
 
-            self._log = logger()
+        self._log = logger_or(self._log)
         return self._log
 
 

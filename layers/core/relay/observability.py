@@ -41,6 +41,11 @@ class Log(Protocol):
     def error(self, msg: str, *args: Any, **kwargs: Any) -> Any: ...
 
 
+def logger_or(log: Log | None) -> Log:
+    """`log` when one was passed in, else the Powertools logger (built on first use)."""
+    return log if log is not None else logger()
+
+
 def service() -> str:
     return os.environ.get("POWERTOOLS_SERVICE_NAME") or SERVICE
 

@@ -178,6 +178,8 @@ INVISIBLE = (
 )
 _INVISIBLE = re.compile(f"[{INVISIBLE}]")
 _PHONE_NUMBER_MIN = 10 ** (PHONE_DIGITS_MIN - 1)
+# E.164 numbers have at most 15 digits: a longer JSON integer is not read as a phone.
+_PHONE_NUMBER_END = 10**15
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _IPV4 = re.compile(rf"(?=[0-9])(?<![\w.]){_OCTET}(?:\.{_OCTET}){{3}}(?!\w|\.[0-9])")
 _H = "[0-9A-Fa-f]{1,4}"
@@ -275,10 +277,10 @@ def personal_value(key: str, value: object) -> bool:
     """True when the value of property `key` is personal by its shape (`personal_shape`); under one of
     DIGIT_VALUE_KEYS (ids, amounts; `orderId` is `order_id`) a digit run is not read as a phone number.
 
-    A whole JSON number of PHONE_DIGITS_MIN digits or more is read as its digits (a phone sent as a number:
-    `12125550100`), except under DIGIT_VALUE_KEYS."""
-    if type(value) is int and abs(value) >= _PHONE_NUMBER_MIN:
-        return not _digit_key(key) and _phone(str(value))
+    A whole JSON number of 7 to 15 digits (E.164's longest) is read as a phone sent as a number
+    (`12125550100`), except under DIGIT_VALUE_KEYS."""
+    if type(value) is int and _PHONE_NUMBER_MIN <= abs(value) < _PHONE_NUMBER_END:
+        return not _digit_key(key)
     return personal_shape(value, phone=not _digit_key(key))
 
 

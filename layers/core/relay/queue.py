@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, get_args
 
-from relay.aws import error_code, error_fields
+from relay.aws import AWS_ATTEMPT_S, error_code, error_fields
 from relay.observability import Log
 
 # SQS limits.
@@ -24,7 +24,7 @@ SEND_ATTEMPTS = 3
 SEND_BACKOFF_S = 0.05
 # No SendMessageBatch (nor the wait before a retry) starts with less than this left of the invocation:
 # its entries are reported failed with OUT_OF_TIME instead, so the caller keeps them.
-SEND_TIME_MARGIN_S = 1.0
+SEND_TIME_MARGIN_S = float(AWS_ATTEMPT_S)
 OUT_OF_TIME = "OutOfTime"
 DETAIL_MAX = 256
 
@@ -287,11 +287,9 @@ class DeadLetters:
 
 
 def _logger(log: Log | None) -> Log:
-    if log is not None:
-        return log
-    from relay.observability import logger
+    from relay.observability import logger_or
 
-    return logger()
+    return logger_or(log)
 
 
 def change_visibility(

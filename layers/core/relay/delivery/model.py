@@ -88,10 +88,9 @@ class Deps:
     log: Log | None = None
 
     def logger(self) -> Log:
-        if self.log is None:
-            from relay.observability import logger
+        from relay.observability import logger_or
 
-            self.log = logger()
+        self.log = logger_or(self.log)
         return self.log
 
 

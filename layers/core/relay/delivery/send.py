@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from relay.aws import error_fields
+from relay.aws import AWS_ATTEMPT_S, error_fields
 from relay.delivery.model import Deps, Job, JobResult, Pending
 from relay.integrations import Integration
 from relay.outbound import ErrorKind, Receipt, SendError
@@ -27,8 +27,8 @@ BACKOFF_BASE_S = 0.2
 BACKOFF_CAP_S = 2.0
 MAX_PARALLEL_INTEGRATIONS = 8
 # A call's own time (its total deadline, at most the vendor's CALL_TIMEOUT_S) plus this, for the ledger
-# write and the DLQ sends, must fit in what is left of the invocation.
-LOCAL_WORK_S = 5.0
+# write and the DLQ sends (one AWS attempt each), must fit in what is left of the invocation.
+LOCAL_WORK_S = 2.0 * AWS_ATTEMPT_S
 
 
 def send_all(jobs: list[Job], deps: Deps, now: datetime) -> list[JobResult]:

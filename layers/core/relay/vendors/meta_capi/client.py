@@ -27,7 +27,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.response import HTTPResponse
 
 from relay.outbound import Receipt
-from relay.vendors.meta_capi.errors import classify, network_error, not_graph
+from relay.vendors.meta_capi.errors import classify, network_error, not_graph, trace_id
 from relay.vendors.meta_capi.limits import (
     CALL_TIMEOUT_S,
     CONNECT_TIMEOUT_S,
@@ -232,7 +232,7 @@ def _receipt(request: GraphRequest, status: int, headers: Any, data: bytes | Non
     return Receipt(
         pixel_id=request.pixel_id,
         events_received=received,
-        fbtrace_id=trace if isinstance(trace, str) else None,
+        fbtrace_id=trace_id(trace),
         messages=tuple(str(m) for m in messages) if isinstance(messages, list) else (),
         version_warning=headers.get(VERSION_WARNING_HEADER),
         latency_s=latency,

@@ -24,6 +24,8 @@ DEPRECATED_VERSION = 2635
 
 # Meta's answers are SendErrors; the name says where they come from.
 GraphError = SendError
+# fbtrace ids are short base64url-like tokens ("AbCdEf12_3-"); the bound is generous.
+_TRACE_ID = re.compile(r"[A-Za-z0-9_\-+/=]{1,64}")
 
 
 _MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}")
@@ -45,7 +47,7 @@ def classify(status: int, body: Any, *, content_type: str = "") -> GraphError:
         return value if isinstance(value, int) and not isinstance(value, bool) else None
 
     code, subcode = _int("code"), _int("error_subcode")
-    trace = error.get("fbtrace_id") if isinstance(error.get("fbtrace_id"), str) else None
+    trace = trace_id(error.get("fbtrace_id"))
     message = str(error.get("message", ""))[:200]
     if code in AUTH_CODES or (code == INVALID_PARAMETER and subcode == MISSING_OBJECT_SUBCODE):
         kind = ErrorKind.AUTH
@@ -64,6 +66,12 @@ def not_graph(status: int, content_type: str, what: str) -> GraphError:
     media = content_type.partition(";")[0].strip().lower()
     shown = media if _MEDIA_TYPE.fullmatch(media) else ("no content type" if not media else "other")
     return GraphError(ErrorKind.TRANSPORT, status, message=f"not a Graph answer: {what} ({shown})")
+
+
+def trace_id(value: object) -> str | None:
+    """Meta's fbtrace_id when it looks like one (a short token); anything else in an answer is not kept,
+    logged or stored (the answer may not be Meta's)."""
+    return value if isinstance(value, str) and _TRACE_ID.fullmatch(value) else None
 
 
 def network_error(detail: str) -> GraphError:
