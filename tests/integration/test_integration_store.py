@@ -9,10 +9,12 @@ import pytest
 
 from relay.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 from relay.integrations import (
+    MAX_QUERY_PAGES,
     BrokenIntegration,
     Integration,
     IntegrationInput,
     IntegrationStore,
+    IntegrationsUnavailable,
     StoredIntegration,
     register,
 )
@@ -225,3 +227,15 @@ def test_a_corrupt_stored_item_comes_back_as_a_broken_integration(local):
     assert broken.problem == (
         "variant: Input should be 'default', 'retail', 'travel' or 'b2b_saas'; config.pixel_id: Field required"
     )
+
+
+def test_a_query_that_never_ends_stops_after_max_query_pages(local):
+    # GIVEN an index answering every page with "there is more"
+    def endless(call: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+        return {"Items": [], "LastEvaluatedKey": {"id": {"S": "x"}, "source_id": {"S": "src-1"}}}
+
+    spy = WrappedClient(local.dynamodb, query=endless)
+    # WHEN a source's integrations are read / THEN a typed, retryable error after MAX_QUERY_PAGES pages
+    with pytest.raises(IntegrationsUnavailable):
+        IntegrationStore(spy, TABLE).for_source("src-1")
+    assert len(spy.requests("query")) == MAX_QUERY_PAGES

@@ -29,6 +29,16 @@ VARIANTS: tuple[Variant, ...] = ("default", "retail", "travel", "b2b_saas")
 SOURCE_INDEX = "by_source"
 TOKEN_LAST = 4
 
+# A source has a handful of integrations (1 MB of items per Query page): more pages than this is a fault
+# (a runaway writer, a corrupt index), not data to read to the end.
+MAX_QUERY_PAGES = 10
+
+
+class IntegrationsUnavailable(RuntimeError):
+    """The integrations of a source could not be read to the end; retry the events later."""
+
+    retryable = True
+
 
 class _Common(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
@@ -134,7 +144,8 @@ class IntegrationStore:
     def for_source(self, source_id: str) -> list[Integration | BrokenIntegration]:
         """Every integration of `source_id` (enabled or not; unreadable items as BrokenIntegration).
 
-        Raises botocore errors (the caller retries the events).
+        Raises botocore errors, or IntegrationsUnavailable past MAX_QUERY_PAGES pages (the caller retries
+        the events).
         """
         hit = self._cache.get(source_id)
         now = self._clock()
@@ -147,12 +158,14 @@ class IntegrationStore:
             "KeyConditionExpression": "source_id = :s",
             "ExpressionAttributeValues": {":s": {"S": source_id}},
         }
-        while True:
+        for _ in range(MAX_QUERY_PAGES):
             page = self._db.query(**kwargs)
             found.extend(_delivery_view(raw, source_id) for raw in page.get("Items", []))
             if "LastEvaluatedKey" not in page:
                 break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        else:
+            raise IntegrationsUnavailable(f"integrations: more than {MAX_QUERY_PAGES} pages for one source")
         if self._ttl > 0:
             self._cache[source_id] = (now + self._ttl, found)
         return found

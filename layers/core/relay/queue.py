@@ -17,7 +17,9 @@ from relay.observability import Log
 
 # SQS limits.
 SEND_BATCH_MAX = 10  # entries per SendMessageBatch / DeleteMessageBatch / ChangeMessageVisibilityBatch
-SEND_BATCH_MAX_BYTES = 256 * 1024  # total payload of one SendMessageBatch (bodies + attributes)
+# Batches are kept to 256 KiB (bodies + attributes), SQS's limit before 2025; one larger entry travels
+# alone, within SQS's 1 MiB per call and per message (the DLQ's MaximumMessageSize, template.yaml).
+SEND_BATCH_MAX_BYTES = 256 * 1024
 RECEIVE_MAX = 10
 # A failed entry that SQS says was not the sender's fault is sent again, this many times at most.
 SEND_ATTEMPTS = 3

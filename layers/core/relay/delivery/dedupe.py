@@ -10,8 +10,10 @@ from relay.queue import Parked
 def dedupe(planned: Plan, deps: Deps, out: BatchOutcome) -> list[Job]:
     """The jobs left to send. When the ledger cannot be read, every pending record goes back to SQS
     (sending blind could deliver twice) — or, on its last receive, is parked `unavailable` for each of its
-    integrations. An event the ledger already has, or a repeat within the batch (same pixel, event name
-    and event_id), is a `duplicate` skip."""
+    integrations. An event the ledger has from another record, or a repeat within the batch (same pixel,
+    event name and event_id), is a `duplicate` skip; SQS redelivering the very record that delivered it
+    is not counted again (its delivery was). A ledger item written without a record id (before record
+    ids were kept) counts as another record's. `out.already_delivered` counts every event not sent."""
     pending = planned.pending()
     if not pending:
         return []

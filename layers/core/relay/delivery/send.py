@@ -191,10 +191,11 @@ def _accepted(
     now: datetime,
     result: JobResult,
 ) -> None:
-    result.receipts.append(receipt)
     if receipt.events_received != len(items):
+        # Not a receipt of these events: its count must not reach the GraphBatchSize metric.
         _unconfirmed(receipt, items, integration, deps, result)
         return
+    result.receipts.append(receipt)
     # Record before anything else can fail: a crash after this line never resends these events.
     # A failed ledger write still counts as delivered; only a redelivery of these records could resend.
     try:

@@ -5,7 +5,8 @@ read alive forever. So every call gets a deadline (its budget, at most CALL_TIME
 timer that shuts the call's socket down when the deadline passes, which wakes a blocked read at once
 whatever phase it is in (status line, headers or body). Connecting and the TLS handshake happen before
 the socket is watched; each is bounded in total by the connect timeout (CPython's handshake keeps its
-own deadline), set to at most half the budget. A call cut at its deadline is a retryable error.
+own deadline), set to at most half the budget. The host name is resolved before that, by the system's
+resolver with its own timeouts (Lambda's resolver answers from a local cache): not under the deadline. A call cut at its deadline is a retryable error.
 
 Redirects are never followed (the Authorization header must never travel to another host), and an
 answer is read up to MAX_ANSWER_BYTES: Meta's are far smaller.
