@@ -367,3 +367,10 @@ def test_a_phone_sent_as_a_json_number_is_personal_except_under_id_and_amount_ke
     assert not pii.is_personal("order_id", 12125550100)
     assert not pii.is_personal("total", 12125550100)
     assert not pii.is_personal("callback", 212555)
+
+
+def test_a_campaign_tag_personal_by_any_shape_is_dropped_and_the_click_id_kept():
+    # GIVEN a URL whose utm_content is a phone, utm_term an IP, and a harmless source and click id
+    url = "https://a.example/p?utm_content=%2B12125550100&utm_term=10.0.0.1&utm_source=fb&fbclid=IwAR1234567"
+    # WHEN scrubbed / THEN the personal campaign tags go, the rest is kept byte for byte
+    assert pii.scrub_url(url) == "https://a.example/p?utm_source=fb&fbclid=IwAR1234567"

@@ -372,12 +372,15 @@ _scrub_cached = lru_cache(maxsize=URL_CACHE)(_scrub)
 
 
 def _kept(part: str) -> bool:
-    """A marketing parameter (utm_*, a click id) whose decoded value holds no e-mail address."""
+    """A marketing parameter: a click id whose decoded value holds no e-mail address, or a campaign tag
+    (utm_*, free text a marketer or a sender typed) whose decoded value is not personal by any shape."""
     key, _, value = part.partition("=")
     if len(key) > MAX_PARAMETER_NAME:
         return False
     name = key.lower()
-    if not (name.startswith(CAMPAIGN_PREFIX) or name in CLICK_ID_PARAMETERS):
+    if name.startswith(CAMPAIGN_PREFIX):
+        return not personal_shape(unquote_plus(value))
+    if name not in CLICK_ID_PARAMETERS:
         return False
     return not (("@" in value or "%" in value) and has_email(unquote_plus(value)))
 
