@@ -8,7 +8,8 @@ longer than MAX_CHECKED_KEY_LENGTH or a value longer than MAX_CHECKED_LENGTH is 
 counts as personal (a value nobody can vouch for is never sent), and the regular expressions that read
 the rest only start where a lookbehind allows and repeat character classes the next part cannot
 match, so no input makes them backtrack over the same characters twice. tests/unit/test_pii.py checks
-a megabyte in well under a tenth of a second.
+hostile values at the longest length that is read (MAX_CHECKED_LENGTH) in well under a hundredth of a
+second each, and that a megabyte is refused unread.
 """
 
 from __future__ import annotations
