@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from relay.aws import AWS_ATTEMPT_S, error_fields
-from relay.observability import Log
+from relay.observability import Log, logger_or
 
 BATCH_GET_MAX = 100  # DynamoDB BatchGetItem limit
 BATCH_WRITE_MAX = 25  # DynamoDB BatchWriteItem limit
@@ -165,8 +165,6 @@ class Ledger:
         self._sleep(delay)
 
     def _logger(self) -> Log:
-        from relay.observability import logger_or
-
         self._log = logger_or(self._log)
         return self._log
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal, get_args
 
 from relay.aws import AWS_ATTEMPT_S, error_code, error_fields
-from relay.observability import Log
+from relay.observability import Log, logger_or
 
 # SQS limits.
 SEND_BATCH_MAX = 10  # entries per SendMessageBatch / DeleteMessageBatch / ChangeMessageVisibilityBatch
@@ -284,14 +284,8 @@ class DeadLetters:
             codes: dict[str, int] = {}
             for code in result.failed.values():
                 codes[code] = codes.get(code, 0) + 1
-            _logger(self._log).warning("DLQ send failed", extra={"codes": codes})
+            logger_or(self._log).warning("DLQ send failed", extra={"codes": codes})
         return {n for n in range(len(items)) if str(n) not in result.sent}
-
-
-def _logger(log: Log | None) -> Log:
-    from relay.observability import logger_or
-
-    return logger_or(log)
 
 
 def change_visibility(
@@ -310,7 +304,7 @@ def change_visibility(
         try:
             answer = sqs.change_message_visibility_batch(QueueUrl=queue_url, Entries=entries)
         except Exception as exc:  # the messages reappear on their own when their visibility lapses
-            _logger(log).warning("SQS visibility change failed", extra=error_fields(exc))
+            logger_or(log).warning("SQS visibility change failed", extra=error_fields(exc))
             missed += len(chunk)
             continue
         missed += len(answer.get("Failed") or [])
@@ -338,7 +332,7 @@ def delete(sqs: Any, queue_url: str, handles: Sequence[str], *, log: Log | None 
         try:
             answer = sqs.delete_message_batch(QueueUrl=queue_url, Entries=entries)
         except Exception as exc:
-            _logger(log).warning("SQS delete failed", extra=error_fields(exc))
+            logger_or(log).warning("SQS delete failed", extra=error_fields(exc))
             missed.extend(range(start, start + len(chunk)))
             continue
         missed.extend(int(f["Id"]) for f in answer.get("Failed") or [])

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from relay.observability import Log
+from relay.observability import Log, logger_or
 from relay.queue import DlqReason, Parked, SqsRecord
 
 if TYPE_CHECKING:
@@ -88,8 +88,6 @@ class Deps:
     log: Log | None = None
 
     def logger(self) -> Log:
-        from relay.observability import logger_or
-
         self.log = logger_or(self.log)
         return self.log
 

@@ -22,6 +22,7 @@ from decimal import Decimal, InvalidOperation
 from functools import cache, lru_cache
 from typing import Any
 
+from relay.events import MAX_FIELD_CHARS
 from relay.pii import is_personal, personal_value
 from relay.vendors.meta_capi.variants import TRAVEL_FIELDS, Rule, ValueRule
 
@@ -37,8 +38,6 @@ COMPILED_RULES = 1024
 MAX_MONEY = 10**15
 MAX_INT = 2**63 - 1
 MAX_NUMBER_CHARS = 64
-# Product ids sent as content_ids / contents[].id: as long as the envelope's strings at most.
-MAX_ID_CHARS = 8 * 1024
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _PRODUCT_FIELDS = frozenset({"contents", "content_ids", "num_items", "value", "list_contents"})
 _CONTENT_FIELDS = frozenset({"contents", "content_ids", "num_items"})
@@ -165,21 +164,29 @@ def emit(value: Number) -> int | float:
     return int(exact) if exact == exact.to_integral_value() and abs(exact) < EXACT_INT_LIMIT else float(exact)
 
 
+def id_text(value: str | int, field: str) -> str:
+    """An id sent to Meta as text, stripped (maybe empty); MappingError when it is an integer beyond
+    int64 or a string over MAX_FIELD_CHARS characters (the envelope's own bound)."""
+    if isinstance(value, int):
+        if not -MAX_INT - 1 <= value <= MAX_INT:
+            raise MappingError(field, "an integer beyond int64")
+        return str(value)
+    if len(value) > MAX_FIELD_CHARS:
+        raise MappingError(field, f"longer than {MAX_FIELD_CHARS} characters")
+    return value.strip()
+
+
 def _product_id(product: dict[str, Any]) -> str | None:
     first = product.get("product_id")
-    if type(first) is str and 0 < len(first) <= MAX_ID_CHARS and (text := first.strip()):
+    if type(first) is str and 0 < len(first) <= MAX_FIELD_CHARS and (text := first.strip()):
         return text
     for key in ("product_id", "sku", "id"):
         value = product.get(key)
-        if value is None or isinstance(value, bool):
-            continue
-        if isinstance(value, int) and not -MAX_INT - 1 <= value <= MAX_INT:
-            raise MappingError(f"properties.products[].{key}", "an integer beyond int64")
-        if isinstance(value, str | int) and (
-            text := (value if isinstance(value, str) else str(value)).strip()
+        if (
+            isinstance(value, str | int)
+            and not isinstance(value, bool)
+            and (text := id_text(value, f"properties.products[].{key}"))
         ):
-            if len(text) > MAX_ID_CHARS:
-                raise MappingError(f"properties.products[].{key}", f"longer than {MAX_ID_CHARS} characters")
             return text
     return None
 

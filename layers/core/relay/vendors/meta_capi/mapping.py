@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 from relay import consent
 from relay.events import (
-    MAX_FIELD_CHARS,
     Event,
     content_event_id,
     context,
@@ -63,13 +62,12 @@ def event_id(event: Event) -> str:
     Raises MappingError when properties.event_id is over MAX_FIELD_CHARS characters or an integer
     beyond int64 (Meta could not match it to the Pixel's anyway)."""
     override = properties(event).get("event_id")
-    if isinstance(override, str | int) and not isinstance(override, bool):
-        if isinstance(override, int) and not -custom_data.MAX_INT - 1 <= override <= custom_data.MAX_INT:
-            raise MappingError("properties.event_id", "an integer beyond int64")
-        if (text := str(override).strip()) and len(text) > MAX_FIELD_CHARS:
-            raise MappingError("properties.event_id", f"longer than {MAX_FIELD_CHARS} characters")
-        if text:
-            return text
+    if (
+        isinstance(override, str | int)
+        and not isinstance(override, bool)
+        and (text := custom_data.id_text(override, "properties.event_id"))
+    ):
+        return text
     return event.get("message_id") or content_event_id(event)
 
 
@@ -229,12 +227,7 @@ def map_event(event: Event, integration: Integration, *, now: datetime) -> Outco
 def _subscription_id(value: object) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise MappingError("properties.subscription_id", f"expected a string, got {type(value).__name__}")
-    if isinstance(value, int) and not -custom_data.MAX_INT - 1 <= value <= custom_data.MAX_INT:
-        raise MappingError("properties.subscription_id", "an integer beyond int64")
-    text = str(value).strip()
-    if len(text) > MAX_FIELD_CHARS:
-        raise MappingError("properties.subscription_id", f"longer than {MAX_FIELD_CHARS} characters")
-    return text
+    return custom_data.id_text(value, "properties.subscription_id")
 
 
 def _source_fields(event: Event, is_app: bool, users: dict[str, Any], payload: dict[str, Any]) -> str | None:
