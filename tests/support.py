@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -79,3 +79,43 @@ def load_handler_module(function: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def order(message_id: str, *, timestamp: str, source_id: str = "src-1", **properties: Any) -> dict[str, Any]:
+    """A good Order Completed event of a new visitor (e-mail, name, city, IP, UA, page and referrer)."""
+    return {
+        "type": "track",
+        "event": "Order Completed",
+        "messageId": message_id,
+        "anonymousId": f"anon-{message_id}",
+        "timestamp": timestamp,
+        "properties": {
+            "order_id": f"o-{message_id}",
+            "total": 25.5,
+            "currency": "EUR",
+            "products": [{"product_id": "p-1", "price": 12.75, "quantity": 2}],
+            **properties,
+        },
+        "context": {
+            "source_id": source_id,
+            "ip": "198.51.100.7",
+            "userAgent": UA,
+            "page": {"url": "https://shop.example.com/checkout", "referrer": "https://ref.example.com/"},
+            "traits": {"email": f"{message_id}@example.com", "firstName": "Ana", "city": "Lisbon"},
+        },
+    }
+
+
+def recent_lead(i: int, **props: Any) -> str:
+    """A 'Lead Generated' SQS body with messageId m-<i>, dated five minutes ago."""
+    return json.dumps(
+        {
+            "type": "track",
+            "event": "Lead Generated",
+            "messageId": f"m-{i}",
+            "anonymousId": f"anon-{i}",
+            "timestamp": (datetime.now(UTC) - timedelta(minutes=5)).isoformat(),
+            "properties": props,
+            "context": {"userAgent": UA, "ip": "198.51.100.7", "page": {"url": "https://a.example/"}},
+        }
+    )

@@ -18,38 +18,17 @@ from relay.local.runner import THROWAWAY_TOKEN, _integration, rebase
 from relay.local.stack import LocalStack, Totals
 from relay.queue import lambda_record
 from relay.redrive import RedriveRequest, redrive
-from tests.support import UA, load_sample
+from tests.support import load_sample
+from tests.support import recent_lead as lead
 
 PIXEL = "1234567890"
 NOW = datetime.now(UTC)
-
-
-def lead(i: int, **props: Any) -> str:
-    return json.dumps(
-        {
-            "type": "track",
-            "event": "Lead Generated",
-            "messageId": f"m-{i}",
-            "anonymousId": f"anon-{i}",
-            "timestamp": (NOW - timedelta(minutes=5)).isoformat(),
-            "properties": props,
-            "context": {"userAgent": UA, "ip": "198.51.100.7", "page": {"url": "https://a.example/"}},
-        }
-    )
 
 
 @pytest.fixture
 def graph() -> Iterator[GraphEmulator]:
     with GraphEmulator(access_tokens={PIXEL: THROWAWAY_TOKEN}, timeout_sleep_s=0.3) as emulator:
         yield emulator
-
-
-@pytest.fixture
-def stack(graph: GraphEmulator) -> Iterator[tuple[LocalStack, Any]]:
-    with LocalStack() as local:
-        settings = local.settings(graph.url)
-        local.add_integration(_integration(PIXEL, "default"), settings)
-        yield local, settings
 
 
 def _drain(local: LocalStack, settings: Any, bodies: list[str], **deps: Any) -> Totals:

@@ -9,7 +9,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -20,12 +20,12 @@ from relay.delivery import deliver_batch
 from relay.delivery.send import GRAPH_ATTEMPTS
 from relay.ledger import READ_ATTEMPTS, Ledger, LedgerUnavailable
 from relay.local.graph import Fault, GraphEmulator
-from relay.local.runner import THROWAWAY_TOKEN, _integration
+from relay.local.runner import THROWAWAY_TOKEN
 from relay.local.stack import LocalStack, Totals
 from relay.queue import OUT_OF_TIME, DeadLetters, Entry, Parked, delete, release, send_batched
 from relay.vendors.meta_capi.client import GraphClient
 from tests.fakes import FakeLog, WrappedClient, client_error
-from tests.support import UA
+from tests.support import recent_lead as lead
 
 PIXEL = "1234567890"
 NOW = datetime.now(UTC)
@@ -33,31 +33,10 @@ EVENTS = 5
 ALWAYS = 10_000
 
 
-def lead(i: int) -> str:
-    return json.dumps(
-        {
-            "type": "track",
-            "event": "Lead Generated",
-            "messageId": f"m-{i}",
-            "anonymousId": f"anon-{i}",
-            "timestamp": (NOW - timedelta(minutes=5)).isoformat(),
-            "context": {"userAgent": UA, "ip": "198.51.100.7", "page": {"url": "https://a.example/"}},
-        }
-    )
-
-
 @pytest.fixture
 def graph() -> Iterator[GraphEmulator]:
     with GraphEmulator(access_tokens={PIXEL: THROWAWAY_TOKEN}, trickle_interval_s=0.2) as emulator:
         yield emulator
-
-
-@pytest.fixture
-def stack(graph: GraphEmulator) -> Iterator[tuple[LocalStack, Any]]:
-    with LocalStack() as local:
-        settings = local.settings(graph.url)
-        local.add_integration(_integration(PIXEL, "default"), settings)
-        yield local, settings
 
 
 def _deps(local: LocalStack, settings: Any, **clients: Any) -> Any:

@@ -21,7 +21,8 @@ from relay.local.graph import GraphEmulator
 from relay.local.runner import THROWAWAY_TOKEN, _integration
 from relay.local.stack import LocalStack
 from relay.queue import DLQ_REASONS, REASON, string_attribute
-from tests.support import UA, LambdaContext, load_handler_module
+from tests.support import LambdaContext, load_handler_module
+from tests.support import order as support_order
 
 PIXEL = "1234567890"
 SOURCE = "src-hostile"
@@ -35,28 +36,8 @@ def _now() -> str:
 
 
 def order(message_id: str, **properties: Any) -> dict[str, Any]:
-    """A good Order Completed event of a new visitor."""
-    return {
-        "type": "track",
-        "event": "Order Completed",
-        "messageId": message_id,
-        "anonymousId": f"anon-{message_id}",
-        "timestamp": _now(),
-        "properties": {
-            "order_id": f"o-{message_id}",
-            "total": 25.5,
-            "currency": "EUR",
-            "products": [{"product_id": "p-1", "price": 12.75, "quantity": 2}],
-            **properties,
-        },
-        "context": {
-            "source_id": SOURCE,
-            "ip": "198.51.100.7",
-            "userAgent": UA,
-            "page": {"url": "https://shop.example.com/checkout", "referrer": "https://ref.example.com/"},
-            "traits": {"email": f"{message_id}@example.com", "firstName": "Ana", "city": "Lisbon"},
-        },
-    }
+    """A good Order Completed event of a new visitor, a minute old, from this suite's source."""
+    return support_order(message_id, timestamp=_now(), source_id=SOURCE, **properties)
 
 
 def custom(message_id: str, **properties: Any) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from relay.events import EventError, parse_event_json
 from relay.outbound import Rejected, ServerEvent, Skipped
 from relay.vendors.meta_capi import build_requests, map_event
 from tests.fakes import Fakes, sqs_record
-from tests.support import SAMPLE_NOW, UA, integration
+from tests.support import SAMPLE_NOW, integration, order
 
 EXAMPLES = int(os.environ.get("RELAY_FUZZ_EXAMPLES", "120"))
 FUZZ = settings(
@@ -123,26 +123,7 @@ mutations = st.lists(st.tuples(st.sampled_from(PATHS), values), min_size=1, max_
 
 
 def good(message_id: str, name: str = "Order Completed") -> dict[str, Any]:
-    return {
-        "type": "track",
-        "event": name,
-        "messageId": message_id,
-        "anonymousId": f"anon-{message_id}",
-        "timestamp": "2026-11-26T12:30:00Z",
-        "properties": {
-            "order_id": f"o-{message_id}",
-            "total": 25.5,
-            "currency": "EUR",
-            "products": [{"product_id": "p-1", "price": 12.75, "quantity": 2}],
-        },
-        "context": {
-            "source_id": "src-1",
-            "ip": "198.51.100.7",
-            "userAgent": UA,
-            "page": {"url": "https://shop.example.com/checkout"},
-            "traits": {"email": f"{message_id}@example.com", "firstName": "Ana"},
-        },
-    }
+    return {**order(message_id, timestamp="2026-11-26T12:30:00Z"), "event": name}
 
 
 def mutated(name: str, changes: list[tuple[str, Any]]) -> dict[str, Any]:
