@@ -164,3 +164,29 @@ def test_the_cli_names_the_same_variants_as_the_integrations_model():
 
     # THEN they are the model's, in the same order
     assert VARIANT_CHOICES == VARIANTS
+
+
+_SURROGATE_EVENT = {
+    "type": "track",
+    "event": "Gift Wrapped",
+    "messageId": "m-s",
+    "timestamp": "2026-11-26T12:30:00Z",
+    "properties": {"note": "a\ud800"},
+    "context": {"userAgent": "UA/1", "ip": "198.51.100.7", "page": {"url": "https://a.example/"}},
+}
+
+
+@pytest.mark.parametrize("shape", ["array", "sqs"])
+def test_preview_reads_a_lone_surrogate_as_delivery_does(capsys, tmp_path, shape):
+    # GIVEN an array, and an SQS event, whose one event holds a lone surrogate escape (orjson refuses it)
+    body = json.dumps(_SURROGATE_EVENT)  # ensure_ascii: the surrogate travels as the escape \ud800
+    text = f"[{body}]" if shape == "array" else json.dumps({"Records": [{"body": body}]})
+    path = tmp_path / "in.json"
+    path.write_text(text)
+    # WHEN previewed
+    code, doc, _ = run(capsys, str(path))
+    # THEN the event is sent with its surrogate repaired to U+FFFD, as delivery's parse repairs it
+    assert code == 0
+    assert doc["rejected"] == []
+    [event] = [e for r in doc["requests"] for e in r["body"]["data"]]
+    assert event["custom_data"] == {"note": "a\ufffd"}

@@ -38,10 +38,8 @@ def _sqs_bodies(doc: dict[str, Any]) -> Iterator[Item]:
         if not isinstance(body, str):
             yield Item(where, error=f"{where}.body: expected a string")
             continue
-        try:
-            yield Item(where, orjson.loads(body))
-        except orjson.JSONDecodeError as exc:
-            yield Item(where, error=f"{where}.body: not valid JSON ({exc})")
+        # Read as delivery reads a body (parse_event_json: bounds, surrogates repaired), not by orjson.
+        yield Item(where, body=body.encode("utf-8", "surrogatepass"))
 
 
 def read_items(data: bytes | str) -> Iterator[Item]:
@@ -53,6 +51,8 @@ def read_items(data: bytes | str) -> Iterator[Item]:
     try:
         doc = orjson.loads(raw)
     except orjson.JSONDecodeError:
+        doc = _lenient(raw)
+    if doc is _NOT_ONE_DOCUMENT:
         for number, line in enumerate(raw.split(b"\n"), start=1):
             if line.strip():
                 yield Item(f"line {number}", body=line)
@@ -63,6 +63,20 @@ def read_items(data: bytes | str) -> Iterator[Item]:
         yield from _sqs_bodies(doc)
     else:
         yield Item("[0]", doc)
+
+
+_NOT_ONE_DOCUMENT = object()
+
+
+def _lenient(raw: bytes) -> Any:
+    """The document by Python's decoder, which keeps what orjson refuses and delivery repairs (a lone
+    surrogate escape); _NOT_ONE_DOCUMENT when it is not one JSON document either (then: JSON lines)."""
+    import json
+
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        return _NOT_ONE_DOCUMENT
 
 
 def _event(item: Item) -> Event:
