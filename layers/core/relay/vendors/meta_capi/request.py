@@ -65,9 +65,50 @@ def build_requests(
     requests: list[GraphRequest] = []
     rejected: list[Rejected] = []
     head, tail = _envelope(test_event_code)
-    fixed = len(head) + len(tail)
-    per_pixel: dict[str, list[tuple[ServerEvent, bytes]]] = {}
+    per_pixel: dict[str, list[ServerEvent]] = {}
     for event in events:
+        per_pixel.setdefault(event.pixel_id, []).append(event)
+    for pixel_id, pixel_events in per_pixel.items():
+        for start in range(0, len(pixel_events), max_events):
+            chunk = pixel_events[start : start + max_events]
+            whole = _whole(chunk, head, tail, max_bytes)
+            if whole is not None:  # the common case: one encoder call for up to max_events events
+                requests.append(GraphRequest(pixel_id, whole, tuple(chunk), api_version))
+                continue
+            built, refused = _split(pixel_id, chunk, head, tail, max_events, max_bytes, api_version)
+            requests += built
+            rejected += refused
+    return requests, rejected
+
+
+def _whole(chunk: list[ServerEvent], head: bytes, tail: bytes, max_bytes: int) -> bytes | None:
+    """The body of `chunk` in one orjson call, byte-identical to its events serialised one by one and
+    joined; None when orjson refuses a value or the body is over `max_bytes` (then split, event by event)."""
+    try:
+        blob = orjson.dumps([event.payload for event in chunk])
+    except (TypeError, ValueError, RecursionError):
+        return None
+    body = head[:-1] + blob + tail[1:]  # head ends with "[" and tail starts with "]": the list's own
+    return body if len(body) <= max_bytes else None
+
+
+def _split(
+    pixel_id: str,
+    chunk: list[ServerEvent],
+    head: bytes,
+    tail: bytes,
+    max_events: int,
+    max_bytes: int,
+    api_version: str,
+) -> tuple[list[GraphRequest], list[Rejected]]:
+    """`chunk` serialised event by event: requests under `max_bytes`, and the events that cannot be sent
+    (over the cap alone, or not serialisable) as Rejected."""
+    requests: list[GraphRequest] = []
+    rejected: list[Rejected] = []
+    fixed = len(head) + len(tail)
+    part: list[tuple[ServerEvent, bytes]] = []
+    size = fixed
+    for event in chunk:
         try:
             blob = _dumps(event.payload)
         except (ValueError, TypeError, RecursionError) as exc:  # one event, never the whole request
@@ -75,22 +116,17 @@ def build_requests(
                 Rejected(f"event: cannot be serialised as JSON ({type(exc).__name__})", event.message_id)
             )
             continue
-        per_pixel.setdefault(event.pixel_id, []).append((event, blob))
-    for pixel_id, items in per_pixel.items():
-        chunk: list[tuple[ServerEvent, bytes]] = []
-        size = fixed
-        for event, blob in items:
-            if fixed + len(blob) > max_bytes:
-                reason = f"event: {len(blob)} bytes serialised, over the {max_bytes}-byte request cap"
-                rejected.append(Rejected(reason, event.message_id))
-                continue
-            if chunk and (len(chunk) >= max_events or size + 1 + len(blob) > max_bytes):
-                requests.append(_request(pixel_id, head, tail, chunk, api_version))
-                chunk, size = [], fixed
-            size += len(blob) + (1 if chunk else 0)
-            chunk.append((event, blob))
-        if chunk:
-            requests.append(_request(pixel_id, head, tail, chunk, api_version))
+        if fixed + len(blob) > max_bytes:
+            reason = f"event: {len(blob)} bytes serialised, over the {max_bytes}-byte request cap"
+            rejected.append(Rejected(reason, event.message_id))
+            continue
+        if part and (len(part) >= max_events or size + 1 + len(blob) > max_bytes):
+            requests.append(_request(pixel_id, head, tail, part, api_version))
+            part, size = [], fixed
+        size += len(blob) + (1 if part else 0)
+        part.append((event, blob))
+    if part:
+        requests.append(_request(pixel_id, head, tail, part, api_version))
     return requests, rejected
 
 
