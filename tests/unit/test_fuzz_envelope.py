@@ -13,11 +13,13 @@ import time
 from typing import Any
 
 import orjson
-from hypothesis import HealthCheck, given, settings
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from relay.delivery import deliver_batch
-from relay.events import EventError, parse_event_json
+from relay.events import MAX_FIELD_CHARS, EventError, _adapter, _short_body_validator, parse_event_json
 from relay.outbound import Rejected, ServerEvent, Skipped
 from relay.vendors.meta_capi import build_requests, map_event
 from tests.fakes import Fakes, sqs_record
@@ -209,3 +211,33 @@ def test_a_hostile_record_never_costs_the_good_records_beside_it(name, changes, 
     sent = {m for call in fakes.sender.calls for m in call.message_ids}
     assert {"g-1", "g-2"} <= sent
     assert out.delivered + sum(out.skipped.values()) + sum(out.dead_lettered.values()) == 3
+
+
+def _verdict(validate: Any, body: str | bytes) -> Any:
+    try:
+        return ("ok", validate(body))
+    except ValidationError as exc:
+        return ("refused", [(e["loc"], e["type"]) for e in exc.errors(include_url=False)])
+
+
+@FUZZ
+@given(name=st.sampled_from(EVENT_NAMES), changes=mutations, ascii_only=st.booleans(), encoded=st.booleans())
+def test_short_bodies_get_the_same_answer_without_the_per_string_bound(name, changes, ascii_only, encoded):
+    # GIVEN a hostile event as an SQS body, as text or bytes, of at most MAX_FIELD_CHARS (bytes or characters)
+    text = dumped(mutated(name, changes), ascii_only)
+    body: str | bytes = text.encode("utf-8", "surrogatepass") if encoded else text
+    assume(len(body) <= MAX_FIELD_CHARS)
+    # WHEN the envelope's own validator and the short-body one (no string bound) read it
+    # THEN they give the same event or the same errors: no string in such a body can cross the bound
+    assert _verdict(_short_body_validator().validate_json, body) == _verdict(_adapter().validate_json, body)
+
+
+def test_a_string_at_the_bound_is_read_and_one_past_it_refused_in_long_bodies():
+    # GIVEN bodies whose only long string is exactly MAX_FIELD_CHARS and MAX_FIELD_CHARS + 1 characters
+    at = json.dumps({**good("b"), "event": "x" * MAX_FIELD_CHARS})
+    past = json.dumps({**good("b"), "event": "x" * (MAX_FIELD_CHARS + 1)})
+    # WHEN they are parsed (both longer than MAX_FIELD_CHARS: the bounded validator reads them)
+    # THEN the first is read and the second refused naming the field
+    assert parse_event_json(at)["event"] == "x" * MAX_FIELD_CHARS
+    with pytest.raises(EventError, match=r"^event: String should have at most 8192 characters"):
+        parse_event_json(past)

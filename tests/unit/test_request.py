@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic_core import to_json
+
 from relay.vendors.meta_capi.limits import MAX_EVENTS_PER_REQUEST
 from relay.vendors.meta_capi.mapping import ServerEvent
 from relay.vendors.meta_capi.request import build_requests
@@ -48,3 +52,39 @@ def test_no_test_event_code_key_without_a_code():
     requests, _ = build_requests([ev(1)])
     # THEN the body has only data
     assert list(json.loads(requests[0].body)) == ["data"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    pads=st.lists(st.integers(min_value=0, max_value=300), min_size=1, max_size=40),
+    big=st.sets(st.integers(min_value=0, max_value=39), max_size=3),
+    max_events=st.integers(min_value=1, max_value=12),
+    max_bytes=st.integers(min_value=150, max_value=2_000),
+    code=st.sampled_from([None, "TEST1"]),
+)
+def test_one_encoder_call_per_chunk_gives_the_bytes_of_event_by_event(
+    pads: list[int], big: set[int], max_events: int, max_bytes: int, code: str | None
+) -> None:
+    # GIVEN events of random sizes (some with an integer orjson refuses) and random caps
+    events = [ev(i, pixel=str(i % 2), pad=pad) for i, pad in enumerate(pads)]
+    for i in big & set(range(len(events))):
+        events[i].payload["n"] = 2**70
+    # WHEN requests are built (the whole-chunk fast path where it fits)
+    requests, rejected = build_requests(
+        events, test_event_code=code, max_events=max_events, max_bytes=max_bytes
+    )
+    # THEN each body is exactly its events serialised one by one and joined, within both caps, and every
+    # event is either sent once or rejected
+    head = b'{"data":['
+    tail = b"]" + (b',"test_event_code":"TEST1"' if code else b"") + b"}"
+    for request in requests:
+        assert request.body == head + b",".join(to_json(e.payload) for e in request.events) + tail
+        assert len(request.body) <= max_bytes
+        assert len(request.events) <= max_events
+    sent = [e.message_id for r in requests for e in r.events]
+    assert sorted(sent + [r.message_id for r in rejected]) == sorted(e.message_id for e in events)
+    assert len(set(sent)) == len(sent)
+    for pixel in ("0", "1"):  # per pixel, in the events' order
+        assert [m for r in requests if r.pixel_id == pixel for m in (e.message_id for e in r.events)] == [
+            e.message_id for e in events if e.pixel_id == pixel and e.message_id in sent
+        ]
