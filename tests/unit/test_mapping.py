@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from relay.events import parse_event, parse_event_json
+from relay.vendors.meta_capi import mapping
 from relay.vendors.meta_capi.limits import EXTINFO_SLOTS
 from relay.vendors.meta_capi.mapping import Rejected, ServerEvent, Skipped, map_event, scrub_url
 from tests.support import SAMPLE_NOW, UA, integration, load_sample, track
@@ -552,3 +555,26 @@ def test_personal_data_is_scrubbed_from_properties_url():
     payload = _sent(_map(raw)).payload
     # THEN the personal parameter is removed as for context.page.url
     assert payload["event_source_url"] == "https://shop.example.com/?utm_source=x"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    when=st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30)),
+    offset_minutes=st.integers(min_value=-1439, max_value=1439),
+    zone_kind=st.sampled_from(["pydantic", "timezone", "zoneinfo"]),
+)
+def test_posix_seconds_is_timestamp_for_every_kind_of_zone(when, offset_minutes, zone_kind):
+    # GIVEN an aware datetime in a pydantic TzInfo, a datetime.timezone or a zone with DST
+    from zoneinfo import ZoneInfo
+
+    from pydantic_core import TzInfo
+
+    zone = {
+        "pydantic": lambda: TzInfo(offset_minutes * 60),
+        "timezone": lambda: timezone(timedelta(minutes=offset_minutes)),
+        "zoneinfo": lambda: ZoneInfo("America/New_York"),
+    }[zone_kind]()
+    aware = when.replace(tzinfo=zone)
+    # WHEN its POSIX seconds are computed
+    # THEN they are exactly datetime.timestamp()'s (the same float)
+    assert mapping._posix_seconds(aware) == aware.timestamp()

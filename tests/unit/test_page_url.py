@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from relay.events import page_referrer, page_url, parse_event
+from relay.events import page_referrer, page_url, page_urls, parse_event
 
 CONTEXT_URL = "https://shop.example.com/from-context"
 PROPERTIES_URL = "https://shop.example.com/from-properties"
@@ -45,3 +47,33 @@ def test_page_url_and_referrer(kind, page, properties, url, referrer):
     # THEN context.page wins, and only a page call falls back to its properties
     assert page_url(event) == url
     assert page_referrer(event) == referrer
+
+
+_urlish = st.one_of(
+    st.none(), st.sampled_from(["", "  ", "https://a.example/x", " http://b.example "]), st.text()
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    kind=st.sampled_from(["page", "track", "screen"]),
+    context_url=_urlish,
+    context_referrer=_urlish,
+    props_url=_urlish,
+    props_referrer=_urlish,
+    has_page=st.booleans(),
+)
+def test_page_urls_reads_what_page_url_and_page_referrer_read(
+    kind, context_url, context_referrer, props_url, props_referrer, has_page
+):
+    # GIVEN an event with any mix of context.page and properties URLs (absent, blank, set)
+    raw: dict[str, Any] = {"type": kind, "event": "X", "properties": {}, "context": {}}
+    if has_page:
+        raw["context"]["page"] = {
+            k: v for k, v in (("url", context_url), ("referrer", context_referrer)) if v is not None
+        }
+    raw["properties"] = {k: v for k, v in (("url", props_url), ("referrer", props_referrer)) if v is not None}
+    event = parse_event(raw)
+    # WHEN both are read at once
+    # THEN the answer is the two readings one by one
+    assert page_urls(event) == (page_url(event), page_referrer(event))

@@ -81,8 +81,8 @@ def test_one_encoder_call_per_chunk_gives_the_bytes_of_event_by_event(
         assert request.body == head + b",".join(to_json(e.payload) for e in request.events) + tail
         assert len(request.body) <= max_bytes
         assert len(request.events) <= max_events
-    sent = [e.message_id for r in requests for e in r.events]
-    assert sorted(sent + [r.message_id for r in rejected]) == sorted(e.message_id for e in events)
+    sent = [str(e.message_id) for r in requests for e in r.events]
+    assert sorted(sent + [str(r.message_id) for r in rejected]) == sorted(str(e.message_id) for e in events)
     assert len(set(sent)) == len(sent)
     for pixel in ("0", "1"):  # per pixel, in the events' order
         assert [m for r in requests if r.pixel_id == pixel for m in (e.message_id for e in r.events)] == [

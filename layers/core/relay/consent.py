@@ -17,7 +17,10 @@ def allows(
     """
     if preferences is None:
         return not require_consent
-    if all(preferences.get(name) is True for name in required):  # spelled as configured: no folding needed
+    for name in required:
+        if preferences.get(name) is not True:
+            break
+    else:  # every category spelled as configured: no folding needed
         return True
     granted = {name.strip().lower() for name, value in preferences.items() if value is True}
     return all(name.strip().lower() in granted for name in required)

@@ -374,8 +374,21 @@ def page_referrer(event: Event) -> str | None:
     return _page_field(event, "referrer")
 
 
-def _page_field(event: Event, key: Literal["url", "referrer"]) -> str | None:
-    from_context = page(event).get(key)
+def page_urls(event: Event) -> tuple[str | None, str | None]:
+    """(page_url(event), page_referrer(event)) in one reading of the event."""
+    info = page(event)
+    url, referrer = info.get("url"), info.get("referrer")
+    if (
+        url is not None
+        and url.strip()
+        and (referrer.strip() if referrer is not None else event["type"] != "page")
+    ):
+        return url, referrer  # both read from context.page: nothing to look for in properties
+    return _page_field(event, "url", info), _page_field(event, "referrer", info)
+
+
+def _page_field(event: Event, key: Literal["url", "referrer"], info: Page | None = None) -> str | None:
+    from_context = (page(event) if info is None else info).get(key)
     if from_context is not None and from_context.strip():
         return from_context
     if event["type"] == "page":  # a track's properties.url is something else (a product's page, say)

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timezone
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
+
+from pydantic_core import TzInfo
 
 from relay import consent
 from relay.events import (
@@ -22,8 +24,7 @@ from relay.events import (
     content_event_id,
     context,
     moment,
-    page_referrer,
-    page_url,
+    page_urls,
     properties,
 )
 from relay.outbound import Outcome, Rejected, ServerEvent, Skipped
@@ -78,6 +79,34 @@ def _clock(now: datetime) -> tuple[float, int]:
     return (now - MAX_EVENT_AGE).timestamp(), int(now.timestamp())
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_FIXED_OFFSETS = frozenset({TzInfo, timezone})
+# The Unix epoch expressed in each fixed-offset tzinfo object seen (pydantic shares one per offset).
+_epochs: dict[Any, datetime] = {}
+EPOCH_CACHE_SIZE = 64
+
+
+def _epoch_in(zone: Any) -> datetime:
+    """The epoch as a datetime whose tzinfo is `zone` itself (the same object, not an equal one)."""
+    hit = _epochs.get(zone)
+    if hit is not None and hit.tzinfo is zone:
+        return hit
+    if len(_epochs) >= EPOCH_CACHE_SIZE:
+        _epochs.clear()
+    epoch = _epochs[zone] = _EPOCH.astimezone(zone)
+    return epoch
+
+
+def _posix_seconds(when: datetime) -> float:
+    """`when.timestamp()` (aware `when`), without its tzinfo calls when the offset is fixed: datetimes
+    sharing one tzinfo object subtract as wall times, exact for a fixed offset (pydantic's TzInfo,
+    timezone), never used for a zone with DST."""
+    zone = when.tzinfo
+    if type(zone) in _FIXED_OFFSETS:
+        return (when - _epoch_in(zone)).total_seconds()
+    return when.timestamp()
+
+
 def event_time(event: Event, now: datetime) -> int | Rejected:
     """event_time in Unix seconds: timestamp, else receivedAt; future times clamp to `now`."""
     when = moment(event)  # the one reading of an event's time, shared with the redrive's age check
@@ -86,7 +115,7 @@ def event_time(event: Event, now: datetime) -> int | Rejected:
             "timestamp: missing (neither timestamp nor receivedAt is set)", event.get("message_id")
         )
     oldest, now_s = _clock(now)
-    seconds = when.timestamp()
+    seconds = _posix_seconds(when)
     if seconds < oldest:
         return Rejected(
             f"timestamp: {when.isoformat()} is older than Meta's {MAX_EVENT_AGE.days}-day limit",
@@ -235,7 +264,8 @@ def _source_fields(event: Event, is_app: bool, users: dict[str, Any], payload: d
     if is_app:
         payload["action_source"] = "app"
         return None
-    url = scrub_url(page_url(event))
+    raw_url, raw_referrer = page_urls(event)
+    url = scrub_url(raw_url)
     if url is None:
         return (
             "context.page.url: an absolute http(s) URL is required for website events"
@@ -244,7 +274,7 @@ def _source_fields(event: Event, is_app: bool, users: dict[str, Any], payload: d
     if "client_user_agent" not in users:
         return "context.userAgent: required for website events"
     payload["event_source_url"] = url
-    if (referrer := scrub_url(page_referrer(event))) is not None:
+    if raw_referrer is not None and (referrer := scrub_url(raw_referrer)) is not None:
         payload["referrer_url"] = referrer
     payload["action_source"] = "website"
     return None
