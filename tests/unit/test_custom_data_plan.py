@@ -8,6 +8,7 @@ anything else; these properties check that, for every row of every variant, both
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -125,7 +126,7 @@ properties = st.fixed_dictionaries(
 )
 
 
-def outcome(build: custom_data.Builder, props: dict) -> tuple[str, str]:
+def outcome(build: custom_data.Builder, props: dict[str, Any]) -> tuple[str, str]:
     try:
         data = build(props)
     except MappingError as error:

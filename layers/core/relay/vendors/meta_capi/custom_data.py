@@ -8,8 +8,10 @@ is sent as 44.97); sums of price × quantity with a fraction are computed in Dec
 whole and exactly representable (< 2**53), else as a JSON number. A property of the wrong type raises
 MappingError naming it.
 
-Each variant row is compiled once (`compile_rule`) into a function of the properties: which fields to
-build, in which order, is decided then, not per event.
+Each variant row is compiled once (`compile_rule`) into a plan of steps, a function of the properties:
+which fields to build, in which order, is decided then, not per event. Products of the common shapes
+are read in one pass; any other shape goes to the general interpreter (`reference_builder`), which the
+plan is tested against (tests/unit/test_custom_data_plan.py).
 """
 
 from __future__ import annotations
@@ -41,10 +43,6 @@ MAX_NUMBER_CHARS = 64
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _PRODUCT_FIELDS = frozenset({"contents", "content_ids", "num_items", "value", "list_contents"})
 _CONTENT_FIELDS = frozenset({"contents", "content_ids", "num_items"})
-# _PLAIN_ID_NOTE: order_id is one of relay.pii's DIGIT_VALUE_KEYS (a digit run there is not read as a phone number),
-# so its value is personal by shape only when it holds an e-mail address (`@`), an IPv4 or IPv6
-# address (`.`, `:`) or is longer than MAX_CHECKED_LENGTH: a shorter id with none of these characters
-# is not, and personal_value need not read it (tests/unit/test_custom_data_plan.py checks this).
 _TEXT_FIELDS = (
     ("content_name", "name"),
     ("content_category", "category"),
@@ -389,10 +387,10 @@ def _shape(rule: Rule, value_field: str | None) -> _Shape:
 def compile_rule(rule: Rule, value_field: str | None) -> Builder:
     """The custom_data builder of one variant row: the fields, their order and their sources fixed once.
 
-    It is a plan of steps, each a plain function chosen (and its constants bound) for the row. Products
-    of the common shapes are read in one pass (`_simple_products`); an event whose products are of any
-    other shape is built by the general interpreter (`reference_builder`), so outputs and errors are
-    the same for every input."""
+    It is a plan of steps, each a plain function chosen (and its constants bound) for the row, run in
+    order. Products of the common shapes are read in one pass that cannot fail (`_simple_contents`,
+    `_simple_lines`); an event with products of any other shape is built by the general interpreter
+    (`reference_builder`) instead, so outputs and errors are the same for every input."""
     if rule.passthrough:
         return passthrough
     shape = _shape(rule, value_field)
@@ -504,7 +502,7 @@ def _simple_contents(items: list[Any]) -> _Products | None:
         if type(product) is not dict:
             return None
         pid = product.get("product_id")
-        if type(pid) is not str or not 0 < len(pid) <= MAX_FIELD_CHARS or not (pid := pid.strip()):
+        if type(pid) is not str or len(pid) > MAX_FIELD_CHARS or not (pid := pid.strip()):
             return None
         qty = product.get("quantity")
         if type(qty) is not int or not 0 <= qty <= MAX_INT:
@@ -561,7 +559,7 @@ def _plan(shape: _Shape) -> tuple[Step, ...]:
         steps.append(partial(_catalogue, shape))
     if shape.list_contents:
         steps.append(_list_step)
-    steps.extend(_text_step(key, source) for key, source in shape.texts)
+    steps.extend(partial(_text_field, key, source) for key, source in shape.texts)
     if shape.predicted_ltv:
         steps.append(_ltv_step)
     if shape.travel:
@@ -602,6 +600,11 @@ def _value_step(line_first: bool, keys: tuple[str, ...]) -> Step:
 
 
 def _order_id_step(props: dict[str, Any], data: dict[str, Any], found: _Products) -> None:
+    """_text(props, "order_id"), without reading an id that cannot be personal. order_id is one of
+    relay.pii's DIGIT_VALUE_KEYS (a digit run there is not a phone number), so personal_value finds an
+    order id personal only when it holds an e-mail address (`@`), an IPv4 or IPv6 address (`.`, `:`),
+    or is longer than MAX_CHECKED_LENGTH (stripping only shortens it and removes none of these).
+    tests/unit/test_custom_data_plan.py checks this against relay.pii itself."""
     raw = props.get("order_id")
     if (
         type(raw) is str
@@ -610,7 +613,7 @@ def _order_id_step(props: dict[str, Any], data: dict[str, Any], found: _Products
         and "." not in raw
         and ":" not in raw
     ):
-        text: str | None = raw.strip()  # not personal by shape: see _PLAIN_ID_NOTE
+        text: str | None = raw.strip()
     else:
         text = _text(props, "order_id")
     if text:
@@ -626,12 +629,9 @@ def _list_step(props: dict[str, Any], data: dict[str, Any], found: _Products) ->
     data.update(_list_of(found[1], props))
 
 
-def _text_step(key: str, source: str) -> Step:
-    def step(props: dict[str, Any], data: dict[str, Any], found: _Products) -> None:
-        if text := _text(props, source) or _text(props, key):
-            data[key] = text
-
-    return step
+def _text_field(key: str, source: str, props: dict[str, Any], data: dict[str, Any], found: _Products) -> None:
+    if text := _text(props, source) or _text(props, key):
+        data[key] = text
 
 
 def _ltv_step(props: dict[str, Any], data: dict[str, Any], found: _Products) -> None:
@@ -654,13 +654,9 @@ def _build(shape: _Shape, props: dict[str, Any]) -> dict[str, Any]:
     if shape.list_contents:
         data.update(_list_contents(pairs, props))
     for key, source in shape.texts:
-        if text := _text(props, source) or _text(props, key):
-            data[key] = text
-    if (
-        shape.predicted_ltv
-        and (ltv := number(props.get("predicted_ltv"), "properties.predicted_ltv")) is not None
-    ):
-        data["predicted_ltv"] = emit(ltv)
+        _text_field(key, source, props, data, _NO_PRODUCTS)
+    if shape.predicted_ltv:
+        _ltv_step(props, data, _NO_PRODUCTS)
     _travel(shape.travel, props, data, _NO_PRODUCTS)
     return data
 
@@ -683,8 +679,8 @@ def _money_and_order(shape: _Shape, props: dict[str, Any], pairs: Pairs, data: d
         data["value"] = emit(amount)
     if shape.order_id and (order_id := _text(props, "order_id")):
         data["order_id"] = order_id
-    if shape.booking_id and (order_id := _text(props, "order_id") or _text(props, "booking_id")):
-        data["order_id"] = order_id
+    if shape.booking_id:
+        _booking_step(props, data, _NO_PRODUCTS)
 
 
 def _catalogue(shape: _Shape, props: dict[str, Any], data: dict[str, Any], found: _Products) -> None:
