@@ -8,8 +8,10 @@ is sent as 44.97); sums of price × quantity with a fraction are computed in Dec
 whole and exactly representable (< 2**53), else as a JSON number. A property of the wrong type raises
 MappingError naming it.
 
-Each variant row is compiled once (`compile_rule`) into a function of the properties: which fields to
-build, in which order, is decided then, not per event.
+Each variant row is compiled once (`compile_rule`) into a plan of steps, a function of the properties:
+which fields to build, in which order, is decided then, not per event. Products of the common shapes
+are read in one pass; any other shape goes to the general interpreter (`reference_builder`), which the
+plan is tested against (tests/unit/test_custom_data_plan.py).
 """
 
 from __future__ import annotations
@@ -19,11 +21,11 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from functools import cache, lru_cache
-from typing import Any
+from functools import cache, lru_cache, partial
+from typing import Any, TypeVar
 
 from relay.events import MAX_FIELD_CHARS
-from relay.pii import is_personal, personal_value
+from relay.pii import MAX_CHECKED_LENGTH, is_personal, personal_value
 from relay.vendors.meta_capi.variants import TRAVEL_FIELDS, Rule, ValueRule
 
 ORDER_VALUE_FIELDS = ("total", "revenue", "value")
@@ -50,7 +52,9 @@ _TEXT_FIELDS = (
 
 Number = int | float | Decimal
 Pairs = list[tuple[int | None, dict[str, Any]]]
+Lines = list[tuple[Number, int]]
 Builder = Callable[[dict[str, Any]], dict[str, Any]]
+_T = TypeVar("_T")
 
 
 class MappingError(ValueError):
@@ -241,11 +245,16 @@ def contents(pairs: Pairs) -> list[dict[str, Any]]:
 
 
 def _line_total(pairs: Pairs) -> Number | None:
-    lines: list[tuple[Number, int]] = []
+    lines: Lines = []
     for index, product in pairs:
         price = _price_of(index, product)
         if price is not None:
             lines.append((price, _quantity_of(index, product)))
+    return _sum_lines(lines)
+
+
+def _sum_lines(lines: Lines) -> Number | None:
+    """Σ price × quantity of validated (price, quantity) lines; None when there are none."""
     if not lines:
         return None
     total: Number
@@ -265,11 +274,23 @@ def value(props: dict[str, Any], rule: Rule, pairs: Pairs, value_field: str | No
 
     For single-product rules (ValueRule.LINE) price × quantity comes first.
     """
-    if rule.value_rule is ValueRule.LINE:
-        line = _line_total(pairs)
+    keys = (value_field,) if value_field else ORDER_VALUE_FIELDS
+    return _value(props, rule.value_rule is ValueRule.LINE, keys, _line_total, pairs)
+
+
+def _value(
+    props: dict[str, Any],
+    line_first: bool,
+    keys: tuple[str, ...],
+    line_total: Callable[[_T], Number | None],
+    lines: _T,
+) -> Number | None:
+    """value()'s chain; `line_total(lines)` is Σ price × quantity (from pairs, or from validated lines)."""
+    if line_first:
+        line = line_total(lines)
         if line is not None:
             return line
-    for key in (value_field,) if value_field else ORDER_VALUE_FIELDS:
+    for key in keys:
         raw = props.get(key)
         if raw is None:
             continue
@@ -277,7 +298,7 @@ def value(props: dict[str, Any], rule: Rule, pairs: Pairs, value_field: str | No
         amount = raw if fast else number(raw, f"properties.{key}")
         if amount is not None:
             return amount
-    return _line_total(pairs)
+    return line_total(lines)
 
 
 def _scalar(value: object) -> bool:
@@ -338,13 +359,9 @@ class _Shape:
     travel: tuple[str, ...]
 
 
-@lru_cache(maxsize=COMPILED_RULES)
-def compile_rule(rule: Rule, value_field: str | None) -> Builder:
-    """The custom_data builder of one variant row: the fields, their order and their sources fixed once."""
-    if rule.passthrough:
-        return passthrough
+def _shape(rule: Rule, value_field: str | None) -> _Shape:
     f = rule.fields
-    shape = _Shape(
+    return _Shape(
         rule=rule,
         value_field=value_field,
         need_pairs=bool(f & _PRODUCT_FIELDS),
@@ -364,7 +381,265 @@ def compile_rule(rule: Rule, value_field: str | None) -> Builder:
         texts=tuple((key, source) for key, source in _TEXT_FIELDS if key in f),
         travel=tuple(sorted(f & TRAVEL_FIELDS)),
     )
+
+
+@lru_cache(maxsize=COMPILED_RULES)
+def compile_rule(rule: Rule, value_field: str | None) -> Builder:
+    """The custom_data builder of one variant row: the fields, their order and their sources fixed once.
+
+    It is a plan of steps, each a plain function chosen (and its constants bound) for the row, run in
+    order. Products of the common shapes are read in one pass that cannot fail (`_simple_contents`,
+    `_simple_lines`); an event with products of any other shape is built by the general interpreter
+    (`reference_builder`) instead, so outputs and errors are the same for every input."""
+    if rule.passthrough:
+        return passthrough
+    shape = _shape(rule, value_field)
+    return _run(shape, _plan(shape))
+
+
+def reference_builder(rule: Rule, value_field: str | None) -> Builder:
+    """The general interpreter of a row (the table read per event): what `compile_rule` is checked
+    against, and what it falls back to for products of uncommon shapes."""
+    if rule.passthrough:
+        return passthrough
+    shape = _shape(rule, value_field)
     return lambda props: _build(shape, props)
+
+
+# ---- the compiled plan ---------------------------------------------------------------------------
+
+# What the one pass over products found: Meta `contents`, their ids, Σ their quantities, and the
+# products themselves (all of the common shapes), whose price × quantity lines are summed only if needed.
+_Products = tuple[list[dict[str, Any]], list[str], int, list[dict[str, Any]]]
+Step = Callable[[dict[str, Any], dict[str, Any], _Products], None]
+# Rows that read no products; never mutated (a step only reads it).
+_NO_PRODUCTS: _Products = ([], [], 0, [])
+# ±MAX_MONEY for the fast paths: a float compares with a float bound (exactly 10**15) faster than with
+# an int beyond 2**48.
+_MONEY_LOW, _MONEY_HIGH, _INT_MONEY_LOW = -float(MAX_MONEY), float(MAX_MONEY), -MAX_MONEY
+
+
+def _run(shape: _Shape, steps: tuple[Step, ...]) -> Builder:
+    if not shape.need_pairs:
+
+        def build(props: dict[str, Any]) -> dict[str, Any]:
+            data: dict[str, Any] = {}
+            for step in steps:
+                step(props, data, _NO_PRODUCTS)
+            return data
+
+        return build
+
+    read = _simple_contents if shape.need_items or shape.list_contents else _simple_lines
+    line = shape.rule.value_rule is ValueRule.LINE
+
+    def build_with_products(props: dict[str, Any]) -> dict[str, Any]:
+        items = props.get("products")
+        found = read(items) if type(items) is list else _lone_product(props, items, line, read)
+        if found is None:
+            return _build(shape, props)
+        data: dict[str, Any] = {}
+        for step in steps:
+            step(props, data, found)
+        return data
+
+    return build_with_products
+
+
+def _lone_product(
+    props: dict[str, Any], items: object, line: bool, read: Callable[[list[Any]], _Products | None]
+) -> _Products | None:
+    """What products() reads when properties.products is not a list: the event's own properties (for
+    ValueRule.LINE, or when they hold a plain product_id), or nothing (no id of any kind); None for
+    anything else (the general path reads it, with its errors)."""
+    if items is not None:
+        return None
+    if line:
+        return read([props])
+    first = props.get("product_id")
+    if type(first) is str and 0 < len(first) <= MAX_FIELD_CHARS and first.strip():
+        return read([props])
+    if first is None and props.get("sku") is None and props.get("id") is None:
+        return ([], [], 0, [])
+    return None
+
+
+def _simple_quantity(product: dict[str, Any]) -> int | None:
+    """quantity when absent (1) or an int in 0..MAX_INT; None for anything else."""
+    qty = product.get("quantity")
+    if type(qty) is int:
+        return qty if 0 <= qty <= MAX_INT else None
+    return 1 if qty is None else None
+
+
+def _simple_price(price: object) -> bool:
+    """True for an int or float within ±MAX_MONEY (NaN is not)."""
+    if type(price) is float:
+        return _MONEY_LOW <= price <= _MONEY_HIGH
+    return type(price) is int and _INT_MONEY_LOW <= price <= MAX_MONEY
+
+
+def _simple_lines(items: list[Any]) -> _Products | None:
+    """For rows that need only Σ price × quantity: the products, when all are of the common shapes."""
+    for product in items:
+        if type(product) is not dict or _simple_quantity(product) is None:
+            return None
+        price = product.get("price")
+        if price is not None and not _simple_price(price):
+            return None
+    return [], [], 0, items
+
+
+def _simple_contents(items: list[Any]) -> _Products | None:
+    """contents, ids and Σ quantity when every product is of the common shapes: an object; quantity
+    absent or an int in 0..MAX_INT; price absent or an int/float within ±MAX_MONEY; a product_id string
+    of 1..MAX_FIELD_CHARS characters, not blank. None for anything else. These shapes are all valid:
+    nothing here raises, and the general path (with its errors) reads every other shape."""
+    contents: list[dict[str, Any]] = []
+    ids: list[str] = []
+    count = 0
+    for product in items:
+        if type(product) is not dict:
+            return None
+        pid = product.get("product_id")
+        if type(pid) is not str or len(pid) > MAX_FIELD_CHARS or not (pid := pid.strip()):
+            return None
+        qty = product.get("quantity")
+        if type(qty) is not int or not 0 <= qty <= MAX_INT:
+            if qty is not None:
+                return None
+            qty = 1
+        price = product.get("price")
+        if price is None:
+            contents.append({"id": pid, "quantity": qty})
+        elif type(price) is float and _MONEY_LOW <= price <= _MONEY_HIGH:  # NaN is not
+            # emit(): a whole float within ±MAX_MONEY (< 2**53) is sent as an int.
+            contents.append(
+                {"id": pid, "quantity": qty, "item_price": int(price) if price.is_integer() else price}
+            )
+        elif type(price) is int and _INT_MONEY_LOW <= price <= MAX_MONEY:
+            contents.append({"id": pid, "quantity": qty, "item_price": price})
+        else:
+            return None
+        ids.append(pid)
+        count += qty
+    return contents, ids, count, items
+
+
+def _simple_line_total(items: list[dict[str, Any]]) -> Number | None:
+    """Σ price × quantity of products already read by _simple_lines or _simple_contents."""
+    lines: Lines = []
+    for product in items:
+        price = product.get("price")
+        if price is not None:
+            qty = product.get("quantity")
+            lines.append((price, 1 if qty is None else qty))
+    return _sum_lines(lines)
+
+
+def _plan(shape: _Shape) -> tuple[Step, ...]:
+    """The row's steps, in the order _build writes the fields."""
+    steps: list[Step] = []
+    if shape.currency:
+        steps.append(_currency_step)
+    if shape.value:
+        keys = (shape.value_field,) if shape.value_field else ORDER_VALUE_FIELDS
+        steps.append(_value_step(shape.rule.value_rule is ValueRule.LINE, keys))
+    if shape.order_id:
+        steps.append(_order_id_step)
+    if shape.booking_id:
+        steps.append(_booking_step)
+    if (
+        shape.content_ids
+        or shape.fixed_type is not None
+        or shape.free_type
+        or shape.contents
+        or shape.num_items
+    ):
+        steps.append(partial(_catalogue, shape))
+    if shape.list_contents:
+        steps.append(_list_step)
+    steps.extend(partial(_text_field, key, source) for key, source in shape.texts)
+    if shape.predicted_ltv:
+        steps.append(_ltv_step)
+    if shape.travel:
+        steps.append(partial(_travel, shape.travel))
+    return tuple(steps)
+
+
+def _currency_step(props: dict[str, Any], data: dict[str, Any], found: _Products) -> None:
+    raw = props.get("currency")
+    code = _currency_code(raw) if type(raw) is str else None
+    if code is None:
+        code = currency(props)  # absent or empty (None), or refused (it raises)
+    if code is not None:
+        data["currency"] = code
+
+
+def _value_step(line_first: bool, keys: tuple[str, ...]) -> Step:
+    def step(props: dict[str, Any], data: dict[str, Any], found: _Products) -> None:
+        if not line_first:
+            for key in keys:
+                raw = props.get(key)
+                if raw is None:
+                    continue
+                # emit() of a bounded JSON number (|raw| <= MAX_MONEY < 2**53); any other value is
+                # read by the general chain, from the start.
+                if type(raw) is float and _MONEY_LOW <= raw <= _MONEY_HIGH:
+                    data["value"] = int(raw) if raw.is_integer() else raw
+                    return
+                if type(raw) is int and _INT_MONEY_LOW <= raw <= MAX_MONEY:
+                    data["value"] = raw
+                    return
+                break
+        amount = _value(props, line_first, keys, _simple_line_total, found[3])
+        if amount is not None:
+            data["value"] = emit(amount)
+
+    return step
+
+
+def _order_id_step(props: dict[str, Any], data: dict[str, Any], found: _Products) -> None:
+    """_text(props, "order_id"), without reading an id that cannot be personal. order_id is one of
+    relay.pii's DIGIT_VALUE_KEYS (a digit run there is not a phone number), so personal_value finds an
+    order id personal only when it holds an e-mail address (`@`), an IPv4 or IPv6 address (`.`, `:`),
+    or is longer than MAX_CHECKED_LENGTH (stripping only shortens it and removes none of these).
+    tests/unit/test_custom_data_plan.py checks this against relay.pii itself."""
+    raw = props.get("order_id")
+    if (
+        type(raw) is str
+        and len(raw) <= MAX_CHECKED_LENGTH
+        and "@" not in raw
+        and "." not in raw
+        and ":" not in raw
+    ):
+        text: str | None = raw.strip()
+    else:
+        text = _text(props, "order_id")
+    if text:
+        data["order_id"] = text
+
+
+def _booking_step(props: dict[str, Any], data: dict[str, Any], found: _Products) -> None:
+    if order_id := _text(props, "order_id") or _text(props, "booking_id"):
+        data["order_id"] = order_id
+
+
+def _list_step(props: dict[str, Any], data: dict[str, Any], found: _Products) -> None:
+    data.update(_list_of(found[1], props))
+
+
+def _text_field(key: str, source: str, props: dict[str, Any], data: dict[str, Any], found: _Products) -> None:
+    if text := _text(props, source) or _text(props, key):
+        data[key] = text
+
+
+def _ltv_step(props: dict[str, Any], data: dict[str, Any], found: _Products) -> None:
+    if (ltv := number(props.get("predicted_ltv"), "properties.predicted_ltv")) is not None:
+        data["predicted_ltv"] = emit(ltv)
+
+
+# ---- the general interpreter (the reference, and the fallback for uncommon product shapes) ------
 
 
 def _build(shape: _Shape, props: dict[str, Any]) -> dict[str, Any]:
@@ -372,22 +647,29 @@ def _build(shape: _Shape, props: dict[str, Any]) -> dict[str, Any]:
     data: dict[str, Any] = {}
     _money_and_order(shape, props, pairs, data)
     items = contents(pairs) if shape.need_items else []
-    _catalogue(shape, props, items, data)
+    if items:
+        _catalogue(shape, props, data, (items, [item["id"] for item in items], _quantities(items), []))
+    else:
+        _catalogue(shape, props, data, _NO_PRODUCTS)
     if shape.list_contents:
         data.update(_list_contents(pairs, props))
     for key, source in shape.texts:
-        if text := _text(props, source) or _text(props, key):
-            data[key] = text
-    if (
-        shape.predicted_ltv
-        and (ltv := number(props.get("predicted_ltv"), "properties.predicted_ltv")) is not None
-    ):
-        data["predicted_ltv"] = emit(ltv)
-    for key in shape.travel:
+        _text_field(key, source, props, data, _NO_PRODUCTS)
+    if shape.predicted_ltv:
+        _ltv_step(props, data, _NO_PRODUCTS)
+    _travel(shape.travel, props, data, _NO_PRODUCTS)
+    return data
+
+
+def _travel(keys: tuple[str, ...], props: dict[str, Any], data: dict[str, Any], found: _Products) -> None:
+    for key in keys:
         raw = props.get(key)
         if raw is not None and raw != "" and _scalar(raw) and not personal_value(key, raw):
             data[key] = raw
-    return data
+
+
+def _quantities(items: list[dict[str, Any]]) -> int:
+    return sum(item["quantity"] for item in items)
 
 
 def _money_and_order(shape: _Shape, props: dict[str, Any], pairs: Pairs, data: dict[str, Any]) -> None:
@@ -397,15 +679,15 @@ def _money_and_order(shape: _Shape, props: dict[str, Any], pairs: Pairs, data: d
         data["value"] = emit(amount)
     if shape.order_id and (order_id := _text(props, "order_id")):
         data["order_id"] = order_id
-    if shape.booking_id and (order_id := _text(props, "order_id") or _text(props, "booking_id")):
-        data["order_id"] = order_id
+    if shape.booking_id:
+        _booking_step(props, data, _NO_PRODUCTS)
 
 
-def _catalogue(
-    shape: _Shape, props: dict[str, Any], items: list[dict[str, Any]], data: dict[str, Any]
-) -> None:
+def _catalogue(shape: _Shape, props: dict[str, Any], data: dict[str, Any], found: _Products) -> None:
+    """content_ids, content_type, contents and num_items from `found` (contents, ids, Σ quantity)."""
+    items = found[0]
     if shape.content_ids and items:
-        data["content_ids"] = [item["id"] for item in items]
+        data["content_ids"] = found[1]
     if shape.fixed_type is not None and (items or shape.types_without_items):
         data["content_type"] = shape.fixed_type
     elif shape.free_type and (content_type := _text(props, "content_type")):
@@ -413,14 +695,16 @@ def _catalogue(
     if shape.contents and items:
         data["contents"] = items
     if shape.num_items and items:
-        count = sum(item["quantity"] for item in items)
-        if count > MAX_INT:
+        if found[2] > MAX_INT:
             raise MappingError("properties.products", "Σ quantity (num_items) is beyond int64")
-        data["num_items"] = count
+        data["num_items"] = found[2]
 
 
 def _list_contents(pairs: Pairs, props: dict[str, Any]) -> dict[str, Any]:
-    ids = [item["id"] for item in contents(pairs)]
+    return _list_of([item["id"] for item in contents(pairs)], props)
+
+
+def _list_of(ids: list[str], props: dict[str, Any]) -> dict[str, Any]:
     if ids:
         return {"content_ids": ids, "content_type": "product"}
     category = _text(props, "category") or _text(props, "list_id")
