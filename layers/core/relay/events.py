@@ -20,7 +20,7 @@ from functools import cache
 from typing import Annotated, Any, Literal, Required
 
 from pydantic import AliasChoices, ConfigDict, Field, TypeAdapter, ValidationError, with_config
-from pydantic_core import SchemaValidator
+from pydantic_core import CoreConfig, SchemaValidator
 from typing_extensions import TypedDict
 
 EventType = Literal["page", "screen", "track", "identify", "group", "alias"]
@@ -178,7 +178,10 @@ def _short_body_validator() -> SchemaValidator:
     both validators give the same answer there, and this one checks no length per string (≈ 13 % of
     validating a typical event).
     """
-    return SchemaValidator(_without(_adapter().core_schema, "str_max_length"))
+    return SchemaValidator(
+        _without(_adapter().core_schema, "str_max_length"),
+        config=CoreConfig(cache_strings=_CONFIG["cache_strings"]),  # the reader's own setting, not per field
+    )
 
 
 def _without(schema: Any, key: str) -> Any:
