@@ -25,7 +25,7 @@ from functools import cache, lru_cache, partial
 from typing import Any, TypeVar
 
 from relay.events import MAX_FIELD_CHARS
-from relay.pii import MAX_CHECKED_LENGTH, is_personal, personal_value
+from relay.pii import is_personal, personal_value
 from relay.vendors.meta_capi.variants import TRAVEL_FIELDS, Rule, ValueRule
 
 ORDER_VALUE_FIELDS = ("total", "revenue", "value")
@@ -600,24 +600,8 @@ def _value_step(line_first: bool, keys: tuple[str, ...]) -> Step:
 
 
 def _order_id_step(props: dict[str, Any], data: dict[str, Any], found: _Products) -> None:
-    """_text(props, "order_id"), without reading an id that cannot be personal. order_id is one of
-    relay.pii's DIGIT_VALUE_KEYS (a digit run there is not a phone number), so personal_value finds an
-    order id personal only when it holds an e-mail address (`@`), an IPv4 or IPv6 address (`.`, `:`),
-    or is longer than MAX_CHECKED_LENGTH (stripping only shortens it and removes none of these).
-    tests/unit/test_custom_data_plan.py checks this against relay.pii itself."""
-    raw = props.get("order_id")
-    if (
-        type(raw) is str
-        and len(raw) <= MAX_CHECKED_LENGTH
-        and "@" not in raw
-        and "." not in raw
-        and ":" not in raw
-    ):
-        text: str | None = raw.strip()
-    else:
-        text = _text(props, "order_id")
-    if text:
-        data["order_id"] = text
+    if order_id := _text(props, "order_id"):
+        data["order_id"] = order_id
 
 
 def _booking_step(props: dict[str, Any], data: dict[str, Any], found: _Products) -> None:
