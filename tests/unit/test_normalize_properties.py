@@ -171,3 +171,94 @@ def test_memoised_hashes_equal_hash_field(key, value, country):
     assert hashing.hash_value(key, value, country, region, today) == hash_field(
         key, value, country=country, region=region, today=today
     )
+
+
+_TRAIT_TEXT = st.one_of(
+    st.text(max_size=24),
+    st.sampled_from(
+        [
+            " Jane.Doe@Example.COM ",
+            "+44 20 7001 2345",
+            "0049 30 10012345",
+            "(212) 555-0101",
+            "Calif.",
+            "94103-1234",
+            "United States",
+            "FR",
+            "Mrs",
+            "1990-02-28",
+            "São Paulo",
+            "a" * 64,
+        ]
+    ),
+)
+_TRAITS = st.fixed_dictionaries(
+    {},
+    optional={
+        "email": st.one_of(_TRAIT_TEXT, st.lists(_TRAIT_TEXT, max_size=3)),
+        "phone": st.one_of(_TRAIT_TEXT, st.lists(_TRAIT_TEXT, max_size=3)),
+        "first_name": _TRAIT_TEXT,
+        "last_name": _TRAIT_TEXT,
+        "gender": _TRAIT_TEXT,
+        "birthday": _TRAIT_TEXT,
+        "city": _TRAIT_TEXT,
+        "state": _TRAIT_TEXT,
+        "postal_code": _TRAIT_TEXT,
+        "country": _TRAIT_TEXT,
+        "address": st.fixed_dictionaries(
+            {}, optional=dict.fromkeys(("city", "state", "postal_code", "country"), _TRAIT_TEXT)
+        ),
+    },
+)
+
+
+def _reference_traits(traits: dict, default_country: str | None) -> dict:
+    """hashed_traits' contract spelled with hash_field alone: no memo, no fast path."""
+    from relay.hashing import ADDRESS_KEYS, TRAIT_KEYS
+
+    address = traits.get("address") or {}
+    raw_country = traits["country"] if traits.get("country") is not None else address.get("country")
+    country = normalize_country(raw_country) if raw_country else None
+    region = country.upper() if country else default_country
+    out: dict = {}
+    for key, attr in TRAIT_KEYS:
+        raw = traits.get(attr)
+        values = raw if isinstance(raw, list) else [] if raw is None else [raw]
+        hashed = [h for v in values if (h := hash_field(key, v, country=country, region=region, today=TODAY))]
+        unique = list(dict.fromkeys(hashed))
+        if unique:
+            out[key] = unique[0] if len(unique) == 1 else unique
+    for key, attr in ADDRESS_KEYS:
+        raw = traits[attr] if traits.get(attr) is not None else address.get(attr)
+        if raw is not None and (h := hash_field(key, raw, country=country, today=TODAY)):
+            out[key] = h
+    if raw_country is not None and (h := hash_field("country", raw_country, today=TODAY)):
+        out["country"] = h
+    return out
+
+
+@settings(max_examples=300)
+@given(traits=_TRAITS, default_country=st.sampled_from([None, "US", "GB"]))
+def test_hashed_traits_equal_hash_field_key_by_key_twice_over(traits, default_country):
+    # GIVEN any traits (both spellings' fields, lists, address{}), with warm memos from earlier examples
+    from relay import hashing
+
+    expected = _reference_traits(traits, default_country)
+    # WHEN hashed by the memoised path, cold and then warm / THEN both equal the reference, keys in order
+    for _ in range(2):
+        got = hashing.hashed_traits(traits, default_country=default_country, today=TODAY)
+        assert list(got.items()) == list(expected.items())
+
+
+@given(value=st.text(alphabet=st.characters(max_codepoint=127), max_size=40))
+def test_ascii_fast_paths_equal_the_unicode_rules(value):
+    # GIVEN any ASCII text / WHEN normalised / THEN the fast paths give what the Unicode-wide steps give
+    import unicodedata
+
+    from relay.normalize import _EMAIL_RE
+    from relay.pii import strip_invisible
+
+    nfc = lambda text: unicodedata.normalize("NFC", text)  # noqa: E731
+    email = nfc(nfc(strip_invisible(value)).strip().lower())
+    assert normalize_email(value) == (email if _EMAIL_RE.fullmatch(email) else None)
+    assert normalize_external_id(value) == (nfc("".join(nfc(strip_invisible(value)).lower().split())) or None)

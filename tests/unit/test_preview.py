@@ -8,7 +8,10 @@ import subprocess
 import sys
 from typing import Any
 
+import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from relay.cli import main
 from tests.support import EVENTS, ROOT
@@ -190,3 +193,59 @@ def test_preview_reads_a_lone_surrogate_as_delivery_does(capsys, tmp_path, shape
     assert doc["rejected"] == []
     [event] = [e for r in doc["requests"] for e in r["body"]["data"]]
     assert event["custom_data"] == {"note": "a\ufffd"}
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+    max_leaves=8,
+)
+_LINE = st.one_of(
+    _JSON_VALUES.map(lambda v: json.dumps(v)),
+    st.sampled_from(["", "  ", "{", "}", "[1,", "]", '"a', "1", "x", '{"a":', "\\ud800", '"\\ud800"']),
+    st.text(max_size=6),
+)
+
+
+@given(lines=st.lists(_LINE, min_size=1, max_size=5), indent=st.sampled_from(["", " ", "\t"]))
+def test_the_json_lines_shortcut_only_fires_when_the_input_is_not_one_document(lines, indent):
+    # GIVEN any text made of lines: JSON values, fragments of values, or neither
+    from relay.preview import _plainly_lines
+
+    raw = "\n".join(indent + line for line in lines).encode("utf-8", "surrogatepass")
+    # WHEN the shortcut says "JSON lines"
+    # THEN neither whole-document reader accepts the input (both would have fallen through to lines)
+    if _plainly_lines(raw):
+        with pytest.raises(orjson.JSONDecodeError):
+            orjson.loads(raw)
+        with pytest.raises((json.JSONDecodeError, UnicodeDecodeError)):  # what _lenient catches
+            json.loads(raw)
+
+
+def test_a_document_split_over_lines_is_still_read_as_one_document(capsys, tmp_path):
+    # GIVEN a pretty-printed JSON array of events (its first line, "[", is no JSON value alone)
+    events = json.loads((EVENTS / "default.json").read_text())
+    path = tmp_path / "pretty.json"
+    path.write_text(json.dumps(events, indent=2))
+    # WHEN previewed / THEN it is one document: every element is read, none reported as a bad line
+    code, doc, _ = run(capsys, str(path))
+    assert code == 0
+    assert doc["rejected"] == []
+    assert sum(len(r["body"]["data"]) for r in doc["requests"]) + len(doc["skipped"]) == len(events)
+
+
+@pytest.mark.parametrize(
+    ("raw", "lines"),
+    [
+        (b'{"a":1}\n{"b":2}\n', True),
+        (b'{"a":1}\n\n  \n', False),  # one document, white space after it
+        (b'[\n{"a":1}\n]', False),  # "[" alone is no value: the document reader decides
+        (b'"\\ud800"\n{}', False),  # orjson refuses a lone surrogate: the lenient reader decides
+        (b'{"a":1}', False),
+    ],
+)
+def test_the_json_lines_shortcut_on_plain_cases(raw, lines):
+    from relay.preview import _plainly_lines
+
+    # GIVEN / WHEN / THEN
+    assert _plainly_lines(raw) is lines

@@ -8,20 +8,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
-from functools import lru_cache
 from hashlib import sha256
 from typing import TYPE_CHECKING, Any
 
 from relay.normalize import (
     HASH_HEX_LENGTH,
-    hash_field,
     is_hashed,
+    normalize_birthday,
     normalize_city,
     normalize_country,
     normalize_email,
     normalize_external_id,
     normalize_gender,
     normalize_name,
+    normalize_phone,
+    normalize_state,
+    normalize_zip,
 )
 
 if TYPE_CHECKING:
@@ -43,73 +45,108 @@ ADDRESS_KEYS = (("ct", "city"), ("st", "state"), ("zp", "postal_code"))
 Hashed = dict[str, str | list[str]]
 
 
-# Keys whose normalised form depends on the value alone (em, fn, ln, ge, ct, country, external_id)
-# are memoised on the value alone.
-_NO_DAY = date.min  # `today` matters only for db
+# Memo tables: a normalised hash per raw value, "" for a value its rule refuses. Plain dicts read inline
+# (a hit costs one dict lookup, no call), each emptied when it reaches HASH_CACHE_SIZE.
+Memo = dict[str, str]
+_REFUSED = ""
 
 
-def _by_value(normalizer: Callable[[str], str | None]) -> Callable[[str], str | None]:
-    """hash_field for one value-only key, without its dispatch: what it returns for a str, memoised."""
+def _digest(normalized: str | None) -> str:
+    if not normalized:
+        return _REFUSED
+    try:
+        return sha256(normalized.encode("utf-8")).hexdigest()
+    except UnicodeEncodeError:  # lone surrogates have no UTF-8 form
+        return _REFUSED
 
-    def hashed(value: str) -> str | None:
+
+def _value_hash(memo: Memo, normalizer: Callable[[str], str | None], value: str) -> str:
+    """hash_field for a value-only key (what it returns for a str, "" for None), memoised in `memo`."""
+    h = memo.get(value)
+    if h is None:
+        if len(memo) >= HASH_CACHE_SIZE:
+            memo.clear()
         if len(value) >= HASH_HEX_LENGTH and is_hashed(value):
-            return value.strip().lower()
-        normalized = normalizer(value)
-        if normalized is None:
-            return None
-        try:
-            return sha256(normalized.encode("utf-8")).hexdigest()
-        except UnicodeEncodeError:  # lone surrogates have no UTF-8 form
-            return None
-
-    return lru_cache(maxsize=HASH_CACHE_SIZE)(hashed)
+            h = memo[value] = value.strip().lower()
+        else:
+            h = memo[value] = _digest(normalizer(value))
+    return h
 
 
-_HASH_BY_VALUE: dict[str, Callable[[str], str | None]] = {
-    "em": _by_value(normalize_email),
-    "fn": _by_value(normalize_name),
-    "ln": _by_value(normalize_name),
-    "ge": _by_value(normalize_gender),
-    "ct": _by_value(normalize_city),
-    "country": _by_value(normalize_country),
-    "external_id": _by_value(normalize_external_id),
+def _placed_hash(memos: dict[Any, Memo], key: str, value: str, place: Any) -> str:
+    """hash_field for ph (place = region), st / zp (place = country), db (place = today), memoised."""
+    memo = memos.get(place)
+    if memo is None:
+        if len(memos) >= HASH_CACHE_SIZE:
+            memos.clear()
+        memo = memos[place] = {}
+    h = memo.get(value)
+    if h is None:
+        if len(memo) >= HASH_CACHE_SIZE:
+            memo.clear()
+        if len(value) >= HASH_HEX_LENGTH and is_hashed(value):
+            h = memo[value] = value.strip().lower()
+        else:
+            h = memo[value] = _digest(_PLACED_RULES[key](value, place))
+    return h
+
+
+# Keys whose normalised form depends on the value alone (em, fn, ln, ge, ct, country, external_id).
+_VALUE_RULES: dict[str, Callable[[str], str | None]] = {
+    "em": normalize_email,
+    "fn": normalize_name,
+    "ln": normalize_name,
+    "ge": normalize_gender,
+    "ct": normalize_city,
+    "country": normalize_country,
+    "external_id": normalize_external_id,
 }
-
-
-@lru_cache(maxsize=HASH_CACHE_SIZE)
-def _phone(value: str, region: str | None) -> str | None:
-    return hash_field("ph", value, region=region, today=_NO_DAY)
-
-
-@lru_cache(maxsize=HASH_CACHE_SIZE)
-def _placed(key: str, value: str, country: str | None) -> str | None:
-    return hash_field(key, value, country=country, today=_NO_DAY)
-
-
-@lru_cache(maxsize=HASH_CACHE_SIZE)
-def _birthday(value: str, today: date) -> str | None:
-    return hash_field("db", value, today=today)
+_VALUE_MEMOS: dict[str, Memo] = {key: {} for key in _VALUE_RULES}
+# Keys whose rule also reads a place: the phone's default region, the country (st, zp), today (db).
+_PLACED_RULES: dict[str, Callable[[str, Any], str | None]] = {
+    "ph": normalize_phone,
+    "st": normalize_state,
+    "zp": normalize_zip,
+    "db": normalize_birthday,
+}
+_PLACED_MEMOS: dict[str, dict[Any, Memo]] = {key: {} for key in _PLACED_RULES}
+_TRAITS_MEMO: dict[Any, Hashed] = {}
+_COUNTRY_CODES: dict[str, str | None] = {}
 
 
 def hash_value(key: str, value: str, country: str | None, region: str | None, today: date) -> str | None:
     """Memoised `relay.normalize.hash_field`, each key cached on only what its rule reads."""
-    by_value = _HASH_BY_VALUE.get(key)
-    if by_value is not None:
-        return by_value(value)
-    if key == "ph":
-        return _phone(value, region)
-    if key == "db":
-        return _birthday(value, today)
-    return _placed(key, value, country)
+    rule = _VALUE_RULES.get(key)
+    if rule is not None:
+        return _value_hash(_VALUE_MEMOS[key], rule, value) or None
+    memos = _PLACED_MEMOS.get(key)
+    if memos is None:
+        return None  # not a hashed key
+    place = region if key == "ph" else today if key == "db" else country
+    return _placed_hash(memos, key, value, place) or None
 
 
-country_code = lru_cache(maxsize=1024)(normalize_country)
+def country_code(value: str) -> str | None:
+    """normalize_country, memoised (alpha-2 lower case, or None)."""
+    try:
+        return _COUNTRY_CODES[value]
+    except KeyError:
+        if len(_COUNTRY_CODES) >= HASH_CACHE_SIZE:
+            _COUNTRY_CODES.clear()
+        code = _COUNTRY_CODES[value] = normalize_country(value)
+        return code
 
 
 def clear_caches() -> None:
     """Forget memoised hashes (benchmarks measure cold caches)."""
-    for cached in (*_HASH_BY_VALUE.values(), _phone, _placed, _birthday, country_code, _memoised_traits):
-        cached.cache_clear()  # type: ignore[attr-defined]
+    memos: list[dict[Any, Any]] = [
+        *_VALUE_MEMOS.values(),
+        *_PLACED_MEMOS.values(),
+        _TRAITS_MEMO,
+        _COUNTRY_CODES,
+    ]
+    for memo in memos:
+        memo.clear()
 
 
 def one_or_many(values: list[str]) -> str | list[str] | None:
@@ -120,12 +157,15 @@ def one_or_many(values: list[str]) -> str | list[str] | None:
     return unique[0] if len(unique) == 1 else unique
 
 
+_EXTERNAL_ID = _VALUE_RULES["external_id"]
+_EXTERNAL_IDS = _VALUE_MEMOS["external_id"]
+
+
 def external_ids(ids: list[str]) -> str | list[str] | None:
     """external_id: the hashes of the given ids (anonymous id, user id), one or many."""
-    hashed = _HASH_BY_VALUE["external_id"]
     if len(ids) == 1:
-        return hashed(ids[0])
-    return one_or_many([h for v in ids if (h := hashed(v)) is not None])
+        return _value_hash(_EXTERNAL_IDS, _EXTERNAL_ID, ids[0]) or None
+    return one_or_many([h for v in ids if (h := _value_hash(_EXTERNAL_IDS, _EXTERNAL_ID, v))])
 
 
 def hashed_traits(traits: Traits, *, default_country: str | None, today: date) -> Hashed:
@@ -135,16 +175,16 @@ def hashed_traits(traits: Traits, *, default_country: str | None, today: date) -
     value is hashable; else each field is looked up on its own). The result is shared: do not mutate it.
     Invalid values are dropped; this never raises.
     """
-    items = tuple(traits.items())
     try:
-        return _memoised_traits(items, default_country, today)
+        key = (tuple(traits.items()), default_country, today)
+        hit = _TRAITS_MEMO.get(key)
     except TypeError:  # a list or address{} value: not hashable as it stands
         return _hashed_traits(traits, default_country=default_country, today=today)
-
-
-@lru_cache(maxsize=HASH_CACHE_SIZE)
-def _memoised_traits(items: tuple[tuple[str, Any], ...], default_country: str | None, today: date) -> Hashed:
-    return _hashed_traits(dict(items), default_country=default_country, today=today)  # type: ignore[arg-type]
+    if hit is None:
+        if len(_TRAITS_MEMO) >= HASH_CACHE_SIZE:
+            _TRAITS_MEMO.clear()
+        hit = _TRAITS_MEMO[key] = _hashed_traits(traits, default_country=default_country, today=today)
+    return hit
 
 
 def _hashed_traits(traits: Traits, *, default_country: str | None, today: date) -> Hashed:
@@ -155,32 +195,47 @@ def _hashed_traits(traits: Traits, *, default_country: str | None, today: date) 
     """
     data: Hashed = {}
     fields: dict[str, Any] = traits  # type: ignore[assignment]
-    address: dict[str, Any] = fields.get("address") or {}
-    raw_country = fields.get("country")
+    get = fields.get
+    address: dict[str, Any] = get("address") or {}
+    raw_country = get("country")
     if raw_country is None:
         raw_country = address.get("country")
     raw_country = raw_country if isinstance(raw_country, str) else None
     country = country_code(raw_country) if raw_country else None
     region = country.upper() if country else default_country
-    by_value = _HASH_BY_VALUE
     for key, attr in TRAIT_KEYS:
-        raw = fields.get(attr)
+        raw = get(attr)
         if raw is None:
             continue
-        if isinstance(raw, str):
-            h = by_value[key](raw) if key in by_value else hash_value(key, raw, country, region, today)
+        if type(raw) is str:
+            rule = _VALUE_RULES.get(key)
+            if rule is not None:
+                h = _value_hash(_VALUE_MEMOS[key], rule, raw)
+            else:
+                place = region if key == "ph" else today
+                h = _placed_hash(_PLACED_MEMOS[key], key, raw, place)
             if h:
                 data[key] = h
             continue
-        hashed = [h for v in raw if isinstance(v, str) and (h := hash_value(key, v, country, region, today))]
+        hashed = [d for v in raw if isinstance(v, str) and (d := hash_value(key, v, country, region, today))]
         if (value := one_or_many(hashed)) is not None:
             data[key] = value
-    for key, attr in ADDRESS_KEYS:
-        raw_value = fields.get(attr)
+    raw_value = get("city")
+    if raw_value is None:
+        raw_value = address.get("city")
+    if type(raw_value) is str and (h := _value_hash(_VALUE_MEMOS["ct"], normalize_city, raw_value)):
+        data["ct"] = h
+    for key, attr in _PLACED_ADDRESS_KEYS:
+        raw_value = get(attr)
         if raw_value is None:
             raw_value = address.get(attr)
-        if isinstance(raw_value, str) and (h := hash_value(key, raw_value, country, None, today)):
+        if type(raw_value) is str and (h := _placed_hash(_PLACED_MEMOS[key], key, raw_value, country)):
             data[key] = h
-    if raw_country is not None and (h := by_value["country"](raw_country)):
+    if raw_country is not None and (
+        h := _value_hash(_VALUE_MEMOS["country"], normalize_country, raw_country)
+    ):
         data["country"] = h
     return data
+
+
+_PLACED_ADDRESS_KEYS = ADDRESS_KEYS[1:]  # st, zp: city is hashed on its value alone

@@ -122,7 +122,8 @@ def is_hashed(value: str) -> bool:
 
 def normalize_email(value: str) -> str | None:
     """Trim and lower-case; None unless the result has the shape local@domain.tld with no white space."""
-    email = _nfc(_nfc(strip_invisible(value)).strip().lower())
+    # ASCII text has no invisible characters and is its own NFC form.
+    email = value.strip().lower() if value.isascii() else _nfc(_nfc(strip_invisible(value)).strip().lower())
     return email if _EMAIL_RE.fullmatch(email) else None
 
 
@@ -133,7 +134,7 @@ def normalize_phone(value: str, region: str | None = None) -> str | None:
 
 def _normalize_phone(value: str, region: str | None, *, fast: bool) -> str | None:
     """normalize_phone; ``fast=False`` skips the fast path (the reference the property tests compare with)."""
-    text = _nfkc(strip_invisible(value)).strip()
+    text = value.strip() if value.isascii() else _nfkc(strip_invisible(value)).strip()
     if text.startswith("00"):
         text = "+" + text[2:]
     digits = _e164(text, region, fast)
@@ -198,6 +199,7 @@ _FALLBACK: Literal[_Fallback.FALLBACK] = _Fallback.FALLBACK
 _MAX_INPUT_LENGTH = 250  # phonenumbers.parse refuses longer strings
 _MIN_NSN, _MAX_NSN = 2, 17  # libphonenumber's national significant number bounds
 _MAX_CC_DIGITS = 3
+_CC_SIZES = tuple(range(1, _MAX_CC_DIGITS + 1))
 # _test_number_length outcomes, as libphonenumber's ValidationResult names them
 _POSSIBLE, _LOCAL_ONLY, _TOO_SHORT, _TOO_LONG, _INVALID_LENGTH = range(5)
 
@@ -295,7 +297,7 @@ def _fast_e164(text: str) -> str | Literal[_Fallback.FALLBACK] | None:
     if digits[0] == "0":
         return _FALLBACK  # parse retries without the "+", reading the default region's exit prefix
     codes = _calling_codes()
-    for size in range(1, _MAX_CC_DIGITS + 1):
+    for size in _CC_SIZES:
         code = codes.get(digits[:size])
         if code is not None:
             break
@@ -544,6 +546,8 @@ def normalize_gender(value: str) -> str | None:
 
 def normalize_external_id(value: str) -> str | None:
     """external_id: trim, lower-case, remove all white space; None if empty."""
+    if value.isascii():  # no invisible characters, its own NFC form
+        return "".join(value.lower().split()) or None
     return _nfc("".join(_nfc(strip_invisible(value)).lower().split())) or None
 
 

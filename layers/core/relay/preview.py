@@ -48,10 +48,7 @@ def read_items(data: bytes | str) -> Iterator[Item]:
     raw = raw.removeprefix(b"\xef\xbb\xbf").strip()
     if not raw:
         return
-    try:
-        doc = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        doc = _lenient(raw)
+    doc = _NOT_ONE_DOCUMENT if _plainly_lines(raw) else _document(raw)
     if doc is _NOT_ONE_DOCUMENT:
         for number, line in enumerate(raw.split(b"\n"), start=1):
             if line.strip():
@@ -66,6 +63,27 @@ def read_items(data: bytes | str) -> Iterator[Item]:
 
 
 _NOT_ONE_DOCUMENT = object()
+
+
+def _plainly_lines(raw: bytes) -> bool:
+    """True when the first line is a whole JSON value and more follows: then the input cannot be one
+    JSON document (nothing but white space may follow a value), so it is JSON lines, known without
+    reading the whole input as one document first (two failed parses of a 20 MB file cost ≈ 0.1 s)."""
+    first, newline, rest = raw.partition(b"\n")
+    if not newline or not rest.strip():
+        return False
+    try:
+        orjson.loads(first)
+    except orjson.JSONDecodeError:
+        return False  # not decided by the first line: the whole-document reading decides
+    return True
+
+
+def _document(raw: bytes) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return _lenient(raw)
 
 
 def _lenient(raw: bytes) -> Any:
