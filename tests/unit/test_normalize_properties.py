@@ -262,3 +262,17 @@ def test_ascii_fast_paths_equal_the_unicode_rules(value):
     email = nfc(nfc(strip_invisible(value)).strip().lower())
     assert normalize_email(value) == (email if _EMAIL_RE.fullmatch(email) else None)
     assert normalize_external_id(value) == (nfc("".join(nfc(strip_invisible(value)).lower().split())) or None)
+
+
+def test_every_alpha_2_code_reads_the_same_with_or_without_the_names_table():
+    # GIVEN every ISO 3166-1 alpha-2 code, in three cases
+    import pycountry
+
+    from relay.normalize import _country_table
+
+    table = _country_table()
+    for country in pycountry.countries:
+        code = country.alpha_2.lower()
+        for text in (code, code.upper(), code[0].upper() + code[1]):
+            # WHEN read through the short path / THEN it is the table's own answer for that code
+            assert normalize_country(text) == table[code] == code

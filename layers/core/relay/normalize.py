@@ -371,6 +371,14 @@ def normalize_zip(value: str, country: str | None = None) -> str | None:
 
 
 @cache
+def _alpha_2_codes() -> frozenset[str]:
+    """ISO 3166-1 alpha-2 codes, lower case (pycountry's countries alone: a cold start skips the names)."""
+    import pycountry
+
+    return frozenset(country.alpha_2.lower() for country in pycountry.countries)
+
+
+@cache
 def _country_table() -> dict[str, str]:
     """Folded name -> alpha-2: pycountry's codes and names, our aliases, then unambiguous derived names.
 
@@ -452,6 +460,8 @@ def normalize_country(value: str) -> str | None:
     A leading "The" is ignored when the name is not known with it ("The Netherlands" -> "nl").
     """
     text = _nfc(strip_invisible(value)).strip()
+    if len(text) == 2 and text.isascii() and text.isalpha() and (code := text.lower()) in _alpha_2_codes():
+        return code  # an alpha-2 code is its own entry in the table: known without building the table
     table = _country_table()
     key = _fold_key(text)
     if not key:

@@ -7,10 +7,11 @@ JSON lines are validated straight from their bytes (no intermediate objects).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -21,9 +22,10 @@ from relay.runtime import gc_paused
 from relay.vendors import VENDORS
 
 
-@dataclass(frozen=True, slots=True)
-class Item:
-    """One input element: decoded (`value`), still raw (`body`), or the reason it could not be read."""
+class Item(NamedTuple):
+    """One input element: decoded (`value`), still raw (`body`), or the reason it could not be read.
+
+    A tuple, not a frozen dataclass: one is made per input line, and a tuple is built in a single step."""
 
     where: str
     value: object = None
@@ -51,7 +53,7 @@ def read_items(data: bytes | str) -> Iterator[Item]:
     doc = _NOT_ONE_DOCUMENT if _plainly_lines(raw) else _document(raw)
     if doc is _NOT_ONE_DOCUMENT:
         for number, line in enumerate(raw.split(b"\n"), start=1):
-            if line.strip():
+            if line and not line.isspace():  # not blank (without strip's copy of every line)
                 yield Item(f"line {number}", body=line)
         return
     if isinstance(doc, list):
@@ -63,17 +65,19 @@ def read_items(data: bytes | str) -> Iterator[Item]:
 
 
 _NOT_ONE_DOCUMENT = object()
+_NOT_WHITE = re.compile(rb"\S")  # bytes.strip()'s white space: space, \t, \n, \r, \x0b, \x0c
 
 
 def _plainly_lines(raw: bytes) -> bool:
     """True when the first line is a whole JSON value and more follows: then the input cannot be one
     JSON document (nothing but white space may follow a value), so it is JSON lines, known without
     reading the whole input as one document first (two failed parses of a 20 MB file cost ≈ 0.1 s)."""
-    first, newline, rest = raw.partition(b"\n")
-    if not newline or not rest.strip():
+    end = raw.find(b"\n")
+    # Searched in place: slicing or stripping the rest would copy the whole input.
+    if end < 0 or _NOT_WHITE.search(raw, end + 1) is None:
         return False
     try:
-        orjson.loads(first)
+        orjson.loads(raw[:end])
     except orjson.JSONDecodeError:
         return False  # not decided by the first line: the whole-document reading decides
     return True
