@@ -460,8 +460,8 @@ def normalize_country(value: str) -> str | None:
     A leading "The" is ignored when the name is not known with it ("The Netherlands" -> "nl").
     """
     text = _nfc(strip_invisible(value)).strip()
-    if len(text) == 2 and text.isascii() and text.isalpha() and (code := text.lower()) in _alpha_2_codes():
-        return code  # an alpha-2 code is its own entry in the table: known without building the table
+    if len(text) == 2 and text.isascii() and text.isalpha() and (alpha_2 := text.lower()) in _alpha_2_codes():
+        return alpha_2  # an alpha-2 code is its own entry in the table: known without building the table
     table = _country_table()
     key = _fold_key(text)
     if not key:
