@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import re
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -212,7 +213,7 @@ _TRAITS = st.fixed_dictionaries(
 )
 
 
-def _reference_traits(traits: dict, default_country: str | None) -> dict:
+def _reference_traits(traits: dict[str, Any], default_country: str | None) -> dict[str, Any]:
     """hashed_traits' contract spelled with hash_field alone: no memo, no fast path."""
     from relay.hashing import ADDRESS_KEYS, TRAIT_KEYS
 
@@ -220,7 +221,7 @@ def _reference_traits(traits: dict, default_country: str | None) -> dict:
     raw_country = traits["country"] if traits.get("country") is not None else address.get("country")
     country = normalize_country(raw_country) if raw_country else None
     region = country.upper() if country else default_country
-    out: dict = {}
+    out: dict[str, Any] = {}
     for key, attr in TRAIT_KEYS:
         raw = traits.get(attr)
         values = raw if isinstance(raw, list) else [] if raw is None else [raw]
