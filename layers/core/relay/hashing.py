@@ -63,14 +63,7 @@ def _digest(normalized: str | None) -> str:
 def _value_hash(memo: Memo, normalizer: Callable[[str], str | None], value: str) -> str:
     """hash_field for a value-only key (what it returns for a str, "" for None), memoised in `memo`."""
     h = memo.get(value)
-    if h is None:
-        if len(memo) >= HASH_CACHE_SIZE:
-            memo.clear()
-        if len(value) >= HASH_HEX_LENGTH and is_hashed(value):
-            h = memo[value] = value.strip().lower()
-        else:
-            h = memo[value] = _digest(normalizer(value))
-    return h
+    return h if h is not None else _remember(memo, value, normalizer)
 
 
 def _placed_hash(memos: dict[Any, Memo], key: str, value: str, place: Any) -> str:
@@ -81,13 +74,18 @@ def _placed_hash(memos: dict[Any, Memo], key: str, value: str, place: Any) -> st
             memos.clear()
         memo = memos[place] = {}
     h = memo.get(value)
-    if h is None:
-        if len(memo) >= HASH_CACHE_SIZE:
-            memo.clear()
-        if len(value) >= HASH_HEX_LENGTH and is_hashed(value):
-            h = memo[value] = value.strip().lower()
-        else:
-            h = memo[value] = _digest(_PLACED_RULES[key](value, place))
+    return h if h is not None else _remember(memo, value, _PLACED_RULES[key], place)
+
+
+def _remember(memo: Memo, value: str, rule: Callable[..., str | None], *place: Any) -> str:
+    """A memo miss: `value` hashed by `rule` (with its place, if any), or passed through when already a
+    SHA-256; stored in `memo`, which is emptied first when full."""
+    if len(memo) >= HASH_CACHE_SIZE:
+        memo.clear()
+    if len(value) >= HASH_HEX_LENGTH and is_hashed(value):
+        h = memo[value] = value.strip().lower()
+    else:
+        h = memo[value] = _digest(rule(value, *place))
     return h
 
 
