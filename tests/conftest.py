@@ -32,6 +32,8 @@ for _name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
 import pytest  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
+import relay.api.app  # noqa: E402
+import relay.apps.admin  # noqa: E402
 import relay.apps.deliver  # noqa: E402
 import relay.aws  # noqa: E402
 import relay.observability  # noqa: E402
@@ -66,6 +68,8 @@ def clear_caches() -> None:
     relay.observability.clear()
     relay.aws.aws_client.cache_clear()
     relay.apps.deliver.deps.cache_clear()
+    relay.apps.admin.deps.cache_clear()
+    relay.api.app._cached_app.cache_clear()
     relay.vendors.clear_caches()
 
 

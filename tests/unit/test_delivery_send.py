@@ -136,6 +136,39 @@ def test_a_refused_token_parks_the_job_invalidates_the_token_and_makes_no_furthe
     assert [(r.event_ids, r.outcome) for r in fakes.debugger.records] == [(("m-0", "m-1"), "auth")]
 
 
+class TokenFixedMeanwhile(FakeVault):
+    """The job reads the old token; by the time it is refused, the stored token is a new one."""
+
+    def get(self, integration_id: str) -> str:
+        token = super().get(integration_id)
+        self.tokens[integration_id] = "fixed-token"
+        return token
+
+
+def test_a_token_fixed_since_it_was_read_is_tried_at_once_instead_of_parking_the_events():
+    # GIVEN a cached token the vendor refuses, and a fixed token stored meanwhile (a PATCH, then a redrive)
+    fakes = Fakes(sender=FakeSender([refused()]), vault=TokenFixedMeanwhile())
+    deps, jobs = _jobs(fakes, 3)
+    # WHEN sent
+    result = send_job(jobs[0], deps, NOW)
+    # THEN the token is re-read once and the same request succeeds with the fixed one: nothing parked
+    assert [(c.token, len(c.message_ids)) for c in fakes.sender.calls] == [(TOKEN, 3), ("fixed-token", 3)]
+    assert sorted(_ids(result.delivered)) == ["m-0", "m-1", "m-2"]
+    assert (result.parked, result.refused) == ([], None)
+    assert fakes.vault.invalidations == {"int-1": 1}
+
+
+def test_a_fixed_token_that_is_refused_too_parks_the_events_after_two_calls():
+    # GIVEN a refused cached token, a new stored one, and the vendor refusing that as well
+    fakes = Fakes(sender=FakeSender([refused(), refused()]), vault=TokenFixedMeanwhile())
+    deps, jobs = _jobs(fakes, 2)
+    # WHEN sent
+    result = send_job(jobs[0], deps, NOW)
+    # THEN two calls (old token, new token), then the events are parked as auth
+    assert [c.token for c in fakes.sender.calls] == [TOKEN, "fixed-token"]
+    assert [reason for _, reason, _ in result.parked] == ["auth", "auth"]
+
+
 def test_a_refused_api_version_parks_as_auth_with_a_version_detail():
     # GIVEN a vendor refusing the API version (code 2635)
     fakes = Fakes(sender=FakeSender([refused(version=True)]))

@@ -105,7 +105,7 @@ def policy_documents() -> Iterator[tuple[str, dict[str, Any]]]:
 def test_every_function_policy_is_an_inline_statement_list():
     # GIVEN the functions / THEN no managed policy or broad SAM policy template is attached by name
     functions = [n for n, r in RESOURCES.items() if r["Type"] == "AWS::Serverless::Function"]
-    assert sorted(functions) == ["DeliverFunction", "RedriveFunction"]
+    assert sorted(functions) == ["AdminFunction", "DeliverFunction", "RedriveFunction"]
     for name in functions:
         for policy in props(name)["Policies"]:
             assert isinstance(policy, dict)
@@ -292,7 +292,7 @@ def test_deliver_function_is_granted_exactly_what_it_uses():
     }
 
 
-def test_secrets_are_readable_by_name_prefix_only():
+def test_secrets_are_reached_by_name_prefix_or_by_their_own_arn_only():
     # GIVEN every statement of the template that mentions Secrets Manager
     found = [
         (name, statement)
@@ -300,15 +300,76 @@ def test_secrets_are_readable_by_name_prefix_only():
         for statement in document["Statement"]
         if "secretsmanager" in json.dumps(statement["Action"])
     ]
-    # THEN only the deliver function may read secrets, only GetSecretValue, only under the token prefix
-    assert [name for name, _ in found] == ["DeliverFunction"]
-    (_, statement) = found[0]
-    assert statement["Action"] == ["secretsmanager:GetSecretValue"]
+    # THEN the deliver function reads access tokens (GetSecretValue under the token prefix), the admin
+    # function writes them there (never reads one back) and reads the admin token's own secret
     prefix = props("DeliverFunction")["Environment"]["Variables"]["TOKEN_SECRET_PREFIX"]["Fn::Sub"]
-    arn = statement["Resource"]["Fn::Sub"]
-    assert (
-        arn == f"arn:${{AWS::Partition}}:secretsmanager:${{AWS::Region}}:${{AWS::AccountId}}:secret:{prefix}*"
-    )
+    assert props("AdminFunction")["Environment"]["Variables"]["TOKEN_SECRET_PREFIX"]["Fn::Sub"] == prefix
+    tokens = f"arn:${{AWS::Partition}}:secretsmanager:${{AWS::Region}}:${{AWS::AccountId}}:secret:{prefix}*"
+    assert sorted((name, statement["Sid"], _text(statement["Resource"])) for name, statement in found) == [
+        ("AdminFunction", "AdminToken", "Ref:AdminTokenSecret"),
+        ("AdminFunction", "IntegrationTokens", tokens),
+        ("DeliverFunction", "IntegrationTokens", tokens),
+    ]
+    actions = {(name, statement["Sid"]): statement["Action"] for name, statement in found}
+    assert actions[("DeliverFunction", "IntegrationTokens")] == ["secretsmanager:GetSecretValue"]
+    assert actions[("AdminFunction", "AdminToken")] == ["secretsmanager:GetSecretValue"]
+    assert sorted(actions[("AdminFunction", "IntegrationTokens")]) == [
+        "secretsmanager:CreateSecret",
+        "secretsmanager:DeleteSecret",
+        "secretsmanager:PutSecretValue",
+        "secretsmanager:RestoreSecret",
+    ]
+
+
+def test_admin_function_is_granted_exactly_what_it_uses():
+    # GIVEN the admin function's inline policies
+    granted = grants("AdminFunction")
+    secret = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:relay/${Stage}/integrations/*"
+    # THEN integrations CRUD on the table (Query on its index), token writes, the admin token, the redrive
+    assert granted == {
+        "dynamodb:GetItem": {"IntegrationsTable.Arn"},
+        "dynamodb:PutItem": {"IntegrationsTable.Arn"},
+        "dynamodb:DeleteItem": {"IntegrationsTable.Arn"},
+        "dynamodb:Scan": {"IntegrationsTable.Arn"},
+        "dynamodb:Query": {"${IntegrationsTable.Arn}/index/by_source"},
+        "secretsmanager:CreateSecret": {secret},
+        "secretsmanager:PutSecretValue": {secret},
+        "secretsmanager:RestoreSecret": {secret},
+        "secretsmanager:DeleteSecret": {secret},
+        "secretsmanager:GetSecretValue": {"Ref:AdminTokenSecret"},
+        "sqs:ReceiveMessage": {"DeadLetterQueue.Arn"},
+        "sqs:DeleteMessage": {"DeadLetterQueue.Arn"},
+        "sqs:GetQueueAttributes": {"DeadLetterQueue.Arn"},
+        "sqs:ChangeMessageVisibility": {"DeadLetterQueue.Arn"},
+        "sqs:SendMessage": {"EventsQueue.Arn"},
+    }
+
+
+def test_admin_api_is_an_http_api_with_throttling_and_access_logs_without_bodies():
+    # GIVEN the HTTP API and the admin function's event
+    api = props("AdminApi")
+    event = props("AdminFunction")["Events"]["Admin"]
+    # THEN it is an HTTP API throttled by parameters, logging to its own group, fields without bodies
+    assert RESOURCES["AdminApi"]["Type"] == "AWS::Serverless::HttpApi"
+    assert api["DefaultRouteSettings"] == {
+        "ThrottlingBurstLimit": {"Ref": "AdminThrottleBurst"},
+        "ThrottlingRateLimit": {"Ref": "AdminThrottleRate"},
+    }
+    assert api["AccessLogSettings"]["DestinationArn"] == {"Fn::GetAtt": ["AdminApiAccessLogGroup", "Arn"]}
+    fields = json.loads(api["AccessLogSettings"]["Format"])
+    assert not {"body", "requestBody", "headers", "query"} & set(fields)
+    assert not any(word in value for value in fields.values() for word in ("body", "header", "querystring"))
+    assert event == {
+        "Type": "HttpApi",
+        "Properties": {"ApiId": {"Ref": "AdminApi"}, "Path": "/v1/admin/{proxy+}", "Method": "ANY"},
+    }
+    # AND the admin token is generated by CloudFormation (no value in the template or a parameter)
+    secret = props("AdminTokenSecret")
+    assert "SecretString" not in secret
+    assert secret["GenerateSecretString"]["PasswordLength"] >= 32
+    assert props("AdminFunction")["Environment"]["Variables"]["ADMIN_TOKEN_SECRET"] == {
+        "Ref": "AdminTokenSecret"
+    }
 
 
 def test_no_wildcard_resource_except_where_unavoidable():
@@ -330,11 +391,16 @@ def test_no_wildcard_resource_except_where_unavoidable():
             "IntegrationTokens",
             "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:relay/${Stage}/integrations/*",
         ),
+        (
+            "AdminFunction",
+            "IntegrationTokens",
+            "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:relay/${Stage}/integrations/*",
+        ),
         ("AlarmTopicKey", "AccountAdministers", "*"),
         ("AlarmTopicKey", "CloudWatchAlarmsPublish", "*"),
     }
     # AND no function is granted a wildcard action
-    for name in ("DeliverFunction", "RedriveFunction"):
+    for name in ("AdminFunction", "DeliverFunction", "RedriveFunction"):
         assert not any("*" in action for action in grants(name))
 
 
@@ -477,13 +543,20 @@ def test_outputs_name_the_stack_resources():
         "DebuggerTableName": "DebuggerTable",
         "DeliverFunctionName": "DeliverFunction",
         "RedriveFunctionName": "RedriveFunction",
+        "AdminTokenSecretArn": "AdminTokenSecret",
+        "AdminFunctionName": "AdminFunction",
+        "AdminLogGroupName": "AdminLogGroup",
         "AlarmTopicArn": "AlarmTopic",
         "DeliverLogGroupName": "DeliverLogGroup",
         "RedriveLogGroupName": "RedriveLogGroup",
     }
+    urls = {"AdminApiUrl": {"Fn::Sub": "https://${AdminApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}"}}
     assert {name: output["Value"] for name, output in outputs.items()} == {
-        name: {"Ref": resource} for name, resource in expected.items()
+        **{name: {"Ref": resource} for name, resource in expected.items()},
+        **urls,
     }
+    # AND the admin token's output says how to read it
+    assert "get-secret-value" in outputs["AdminTokenSecretArn"]["Description"]
 
 
 def _references(value: Any) -> Iterator[str]:
@@ -567,7 +640,11 @@ def test_log_retention_takes_the_values_cloudwatch_accepts_thirty_days_by_defaul
 
 @pytest.mark.parametrize(
     ("function", "group", "name"),
-    [("DeliverFunction", "DeliverLogGroup", "deliver"), ("RedriveFunction", "RedriveLogGroup", "redrive")],
+    [
+        ("DeliverFunction", "DeliverLogGroup", "deliver"),
+        ("RedriveFunction", "RedriveLogGroup", "redrive"),
+        ("AdminFunction", "AdminLogGroup", "admin"),
+    ],
 )
 def test_each_function_logs_to_its_declared_group_with_a_retention(function: str, group: str, name: str):
     # GIVEN a function and its log group
@@ -655,8 +732,16 @@ CHECKOV_SKIPS = {
     ("RedriveFunction", "CKV_AWS_117"),
     ("RedriveFunction", "CKV_AWS_115"),
     ("RedriveFunction", "CKV_AWS_173"),
+    ("AdminFunction", "CKV_AWS_116"),
+    ("AdminFunction", "CKV_AWS_117"),
+    ("AdminFunction", "CKV_AWS_115"),
+    ("AdminFunction", "CKV_AWS_173"),
     ("DeliverLogGroup", "CKV_AWS_158"),  # no CMK for logs without personal data
     ("RedriveLogGroup", "CKV_AWS_158"),
+    ("AdminLogGroup", "CKV_AWS_158"),
+    ("AdminApiAccessLogGroup", "CKV_AWS_158"),
+    ("AdminTokenSecret", "CKV_AWS_149"),  # AWS managed key; only the admin role reads it
+    ("AdminTokenSecret", "CKV2_AWS_57"),  # rotated by the operator, not by a rotation Lambda
 }
 
 
@@ -743,7 +828,7 @@ def test_translated_roles_carry_no_managed_policy_but_basic_execution_and_xray_w
     resources = TRANSLATIONS[tracing]["Resources"]
     roles = {name: r for name, r in resources.items() if r["Type"] == "AWS::IAM::Role"}
     # THEN the only roles are the functions' and no policy lives outside them
-    assert sorted(roles) == ["DeliverFunctionRole", "RedriveFunctionRole"]
+    assert sorted(roles) == ["AdminFunctionRole", "DeliverFunctionRole", "RedriveFunctionRole"]
     assert not [r for r in resources.values() if r["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")]
     # AND each role has the basic execution policy (CloudWatch Logs writes), X-Ray write only when
     # tracing, and nothing else: in particular not AWSLambdaSQSQueueExecutionRole (every queue of the account)
@@ -766,13 +851,16 @@ def test_translated_queue_consumers_may_receive_and_delete_on_their_own_queue_on
         if action in consume
         for resource in _as_list(statement["Resource"])
     }
-    # THEN deliver consumes the events queue and redrive the DLQ, nothing else
+    # THEN deliver consumes the events queue, redrive (and the admin API's redrive after a token change)
+    # the DLQ, nothing else
     events, dlq = (json.dumps({"Fn::GetAtt": [q, "Arn"]}) for q in ("EventsQueue", "DeadLetterQueue"))
     assert granted == {
         ("DeliverFunctionRole", "sqs:ReceiveMessage", events),
         ("DeliverFunctionRole", "sqs:DeleteMessage", events),
         ("RedriveFunctionRole", "sqs:ReceiveMessage", dlq),
         ("RedriveFunctionRole", "sqs:DeleteMessage", dlq),
+        ("AdminFunctionRole", "sqs:ReceiveMessage", dlq),
+        ("AdminFunctionRole", "sqs:DeleteMessage", dlq),
     }
 
 
@@ -788,7 +876,7 @@ def test_translated_roles_grant_no_queue_or_table_action_on_a_wildcard(tracing: 
         if any(a.startswith(("sqs:", "dynamodb:")) for a in _as_list(statement["Action"]))
     ]
     # THEN each names its resources (no "*" anywhere in them) and no action is a wildcard
-    assert len(data_statements) == 7
+    assert len(data_statements) == 11
     for statement in data_statements:
         assert statement["Effect"] == "Allow"
         assert "*" not in json.dumps(statement["Resource"])
@@ -807,7 +895,11 @@ def test_translated_mapping_polls_as_the_deliver_role_once_the_role_exists():
         "Fn::GetAtt": ["DeliverFunctionRole", "Arn"]
     }
     # AND the functions write to the declared log groups (the basic execution policy covers any group)
-    for function, group in (("DeliverFunction", "DeliverLogGroup"), ("RedriveFunction", "RedriveLogGroup")):
+    for function, group in (
+        ("DeliverFunction", "DeliverLogGroup"),
+        ("RedriveFunction", "RedriveLogGroup"),
+        ("AdminFunction", "AdminLogGroup"),
+    ):
         assert resources[function]["Properties"]["LoggingConfig"] == {"LogGroup": {"Ref": group}}
         assert "TracingConfig" not in resources[function]["Properties"]
     assert TRANSLATIONS["Active"]["Resources"]["DeliverFunction"]["Properties"]["TracingConfig"] == {

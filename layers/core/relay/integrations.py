@@ -12,8 +12,12 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
@@ -179,6 +183,33 @@ class IntegrationStore:
             raise NotFound(f"integration {integration_id}")
         return StoredIntegration.from_item(answer["Item"])
 
+    def page(
+        self, *, source_id: str | None = None, limit: int = 50, cursor: str | None = None
+    ) -> tuple[list[StoredIntegration | BrokenIntegration], str | None]:
+        """Up to `limit` items (of `source_id` when given), and the cursor of the next page (None: last).
+
+        Raises InvalidInput naming `cursor` when it is not one this method returned."""
+        kwargs: dict[str, Any] = {"TableName": self._table, "Limit": limit}
+        if source_id is not None:
+            kwargs.update(
+                IndexName=SOURCE_INDEX,
+                KeyConditionExpression="source_id = :s",
+                ExpressionAttributeValues={":s": {"S": source_id}},
+            )
+        if cursor:
+            kwargs["ExclusiveStartKey"] = decode_cursor(cursor)
+        answer = self._db.query(**kwargs) if source_id is not None else self._db.scan(**kwargs)
+        items: list[StoredIntegration | BrokenIntegration] = []
+        for raw in answer.get("Items", []):
+            try:
+                items.append(StoredIntegration.from_item(raw))
+            except (ValidationError, TypeError, ValueError):
+                broken = _delivery_view(raw, str(raw.get("source_id", {}).get("S", "?")))
+                assert isinstance(broken, BrokenIntegration)
+                items.append(broken)
+        last = answer.get("LastEvaluatedKey")
+        return items, (encode_cursor(last) if last else None)
+
     def create(self, stored: StoredIntegration) -> None:
         """Put a new item; raises Conflict when the id exists."""
         self._put(stored, "attribute_not_exists(id)", {}, Conflict(f"integration {stored.id} exists"))
@@ -226,6 +257,34 @@ class IntegrationStore:
             if error_code(exc) == "ConditionalCheckFailedException":
                 raise failure from None
             raise
+
+
+def encode_cursor(key: dict[str, Any]) -> str:
+    """An opaque page cursor: DynamoDB's LastEvaluatedKey (ids only, no secret) as URL-safe base64."""
+    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+MAX_CURSOR_CHARS = 2048
+
+
+def decode_cursor(cursor: str) -> dict[str, Any]:
+    """The LastEvaluatedKey in `cursor`; raises InvalidInput naming `cursor` for anything else."""
+    try:
+        if len(cursor) > MAX_CURSOR_CHARS:
+            raise ValueError
+        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if (
+            not isinstance(key, dict)
+            or not key
+            or not all(
+                isinstance(k, str) and isinstance(v, dict) and set(v) == {"S"} and isinstance(v["S"], str)
+                for k, v in key.items()
+            )
+        ):
+            raise ValueError
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidInput("cursor", "not a cursor this API returned") from None
+    return key
 
 
 def _delivery_view(raw: dict[str, Any], source_id: str) -> Integration | BrokenIntegration:
@@ -285,3 +344,107 @@ def register(
     )
     store.create(stored)
     return stored
+
+
+# ---- the admin API's reads and changes -----------------------------------------------------------------
+
+# Fields a client may send (create / patch); everything else on the item is Relay's own.
+INPUT_FIELDS = frozenset(IntegrationInput.model_fields) - {"id"}
+
+
+class IntegrationPatch(BaseModel):
+    """A JSON merge patch (RFC 7386) of an integration: every field optional; null resets a field to its
+    default (and is refused where there is none, e.g. `config.pixel_id`). `config.access_token` set to a
+    string writes a new token version; it cannot be removed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+    source_id: str | None = None
+    vendor: VendorName | None = None
+    name: str | None = None
+    enabled: bool | None = None
+    variant: Variant | None = None
+    consent_categories: list[str] | None = None
+    require_consent: bool | None = None
+    debug: bool | None = None
+    config: dict[str, Any] | None = None
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386: objects merge key by key, null removes a key, anything else replaces the value."""
+    if not isinstance(patch, dict):
+        return patch
+    merged = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = merge_patch(merged.get(key), value)
+    return merged
+
+
+@dataclass(frozen=True)
+class Changed:
+    """An updated integration, and whether its access token changed (the caller then redrives)."""
+
+    stored: StoredIntegration
+    token_changed: bool
+
+
+def update(
+    integration_id: str,
+    patch: dict[str, Any],
+    *,
+    store: IntegrationStore,
+    vault: TokenWriter,
+    expected_version: int | None = None,
+) -> Changed:
+    """Apply the merge `patch` (IntegrationPatch's fields, as sent: nulls kept) to the stored integration.
+
+    The item is replaced only if its version is still the one read (or `expected_version`, an If-Match).
+    A new `config.access_token` is written to the vault first (token_last4 and secret_version follow).
+    Raises NotFound, PreconditionFailed, InvalidInput (the field named) or pydantic.ValidationError
+    (the merged integration is invalid; paths as in the patch).
+    """
+    current = store.get(integration_id)
+    if expected_version is not None and expected_version != current.version:
+        raise PreconditionFailed(f"integration {integration_id} is at version {current.version}")
+    config_patch = patch.get("config")
+    token: str | None = None
+    if isinstance(config_patch, dict) and "access_token" in config_patch:
+        raw = config_patch["access_token"]
+        if not isinstance(raw, str) or not raw.strip():
+            raise InvalidInput("config.access_token", "must be a non-empty string (it cannot be removed)")
+        token = raw.strip()
+        config_patch = {k: v for k, v in config_patch.items() if k != "access_token"}
+        patch = {**patch, "config": config_patch}
+    document = current.model_dump(mode="json", include=set(INPUT_FIELDS))
+    document["config"].pop("access_token", None)
+    merged = merge_patch(document, patch)
+    checked = IntegrationInput.model_validate(merged)  # ValidationError names the merged document's paths
+    changes: dict[str, Any] = checked.model_dump(exclude={"id"})
+    changes["config"] = checked.config.model_copy(update={"access_token": None})
+    if token is not None:
+        changes["secret_version"] = vault.put_version(integration_id, token)
+        changes["token_last4"] = token[-TOKEN_LAST:]
+    stored = current.model_copy(update={**changes, "version": current.version + 1, "updated_at": _now()})
+    store.replace(stored, expected_version=current.version)
+    return Changed(stored, token is not None)
+
+
+class TokenRemover(Protocol):
+    """The part of the token vault `remove` needs."""
+
+    def schedule_delete(self, integration_id: str) -> None: ...
+
+
+def remove(
+    integration_id: str, *, store: IntegrationStore, vault: TokenRemover, expected_version: int | None = None
+) -> None:
+    """Delete the item (conditionally, with an If-Match version), then schedule its secret's deletion.
+
+    Raises NotFound or PreconditionFailed; the secret is left alone then."""
+    if expected_version is not None:
+        store.get(integration_id)  # NotFound for an unknown id, before the version is compared
+    store.delete(integration_id, expected_version=expected_version)
+    vault.schedule_delete(integration_id)

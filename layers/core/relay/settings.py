@@ -53,6 +53,19 @@ class RedriveSettings(_Settings):
     events_queue_url: str = Field(min_length=1)
 
 
+class AdminSettings(_Settings):
+    """AdminFunction's environment (template.yaml). The admin token is read from the secret named by
+    `admin_token_secret` (deployed), else from RELAY_ADMIN_TOKEN (`relay local serve`)."""
+
+    integrations_table: str = Field(min_length=1)
+    token_secret_prefix: str = Field(min_length=1)
+    dlq_url: str = Field(min_length=1)
+    events_queue_url: str = Field(min_length=1)
+    admin_token_secret: str | None = None
+    relay_admin_token: str | None = None
+    admin_token_cache_s: int = Field(default=300, ge=0)
+
+
 @cache
 def deliver_settings() -> DeliverSettings:
     return DeliverSettings.from_environ()
@@ -63,7 +76,13 @@ def redrive_settings() -> RedriveSettings:
     return RedriveSettings.from_environ()
 
 
+@cache
+def admin_settings() -> AdminSettings:
+    return AdminSettings.from_environ()
+
+
 def clear() -> None:
     """Forget the cached settings (tests change the environment)."""
     deliver_settings.cache_clear()
     redrive_settings.cache_clear()
+    admin_settings.cache_clear()

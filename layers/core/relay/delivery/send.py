@@ -117,12 +117,20 @@ def _send(
     now: datetime,
     result: JobResult,
 ) -> None:
+    reread = False
     for attempt in range(GRAPH_ATTEMPTS):
         result.requests += 1
         try:
             receipt = deps.sender.send(request, token=token, budget_s=call_budget(deps, integration))
         except SendError as error:
             if error.kind is ErrorKind.AUTH:
+                # Once per request: the token may have been fixed since it was cached (a PATCH then a
+                # redrive); a different stored token is tried at once instead of parking the events again.
+                fresh = None if reread else _changed_token(deps, integration, token)
+                reread = True
+                if fresh is not None and time_for_a_call(deps, integration):
+                    token = fresh
+                    continue
                 _refused(error, items, integration, deps, result)
                 return
             if error.kind is ErrorKind.INVALID:
@@ -145,6 +153,16 @@ def _send(
         return
 
 
+def _changed_token(deps: Deps, integration: Integration, used: str) -> str | None:
+    """The stored token read afresh when it is not `used`, else None (also when it cannot be read)."""
+    deps.tokens.invalidate(integration.id)
+    try:
+        fresh = deps.tokens.get(integration.id)
+    except Exception:  # MissingToken, TokenUnavailable: the refusal stands; the next batch reads again
+        return None
+    return fresh if fresh != used else None
+
+
 def _refused(
     error: SendError, items: list[Pending], integration: Integration, deps: Deps, result: JobResult
 ) -> None:
@@ -152,8 +170,8 @@ def _refused(
     result.version_errors += error.version_refused
     result.refused = f"{reason}: {error.summary()}"
     result.parked.extend((item, "auth", result.refused) for item in items)
-    # The token may have been fixed since it was cached: the next batch reads it again.
-    deps.tokens.invalidate(integration.id)
+    # No invalidate here: `_changed_token` has just read the stored token into the cache, so a token
+    # fixed later is found by the next refusal's re-read.
     _debug(deps, integration, items, "auth", error.summary())
 
 

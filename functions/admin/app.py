@@ -1,0 +1,11 @@
+"""AdminFunction: the admin API (HTTP API payload v2 events)."""
+
+from typing import Any
+
+from relay.apps.admin import handle
+from relay.observability import lambda_handler
+
+
+@lambda_handler
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return handle(event, context)

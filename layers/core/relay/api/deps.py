@@ -1,0 +1,36 @@
+"""What the admin API's routes are given (built by `relay.apps.admin`, or by tests with fakes)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from relay.integrations import IntegrationStore
+    from relay.redrive import RedriveReport, RedriveRequest
+
+
+class Vault(Protocol):
+    """The token vault's writing half (relay.secrets.TokenVault)."""
+
+    def put_version(self, integration_id: str, token: str) -> str: ...
+    def schedule_delete(self, integration_id: str) -> None: ...
+
+
+class AuditLog(Protocol):
+    def info(self, msg: str, *args: Any, **kwargs: Any) -> Any: ...
+    def warning(self, msg: str, *args: Any, **kwargs: Any) -> Any: ...
+    def error(self, msg: str, *args: Any, **kwargs: Any) -> Any: ...
+
+
+@dataclass(eq=False)
+class AdminDeps:
+    """`admin_token` is read when a request arrives (a rotated secret is picked up by a new container);
+    `redrive` runs relay.redrive with the function's queues (a token change redrives `reason=auth`)."""
+
+    store: IntegrationStore
+    vault: Vault
+    admin_token: Callable[[], str]
+    redrive: Callable[[RedriveRequest], RedriveReport]
+    log: Callable[[], AuditLog]
