@@ -148,6 +148,35 @@ def _cmd_local_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_local_serve(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from relay.local.serve import LocalServer, PortInUse
+
+    graph_url = args.graph_url or os.environ.get("META_GRAPH_URL") or None
+    server = LocalServer(port=args.port, graph_url=graph_url)
+    try:
+        server.start()
+    except PortInUse as exc:
+        raise UsageError(f"{exc}; pass --port") from None
+    stopped = threading.Event()
+    # SIGTERM (a supervisor, `kill`) stops as cleanly as Ctrl-C.
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    try:
+        print("\n".join(server.banner()), flush=True)
+        while not stopped.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        # A second Ctrl-C (or the terminal's SIGINT to the whole process group) must not cut the stop short.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        server.stop()
+    print(f"stopped; delivered {server.totals.delivered} event(s)", flush=True)
+    return EXIT_OK
+
+
 def _integration_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--variant", choices=VARIANT_CHOICES, help="mapping variant (default: default)")
     parser.add_argument("--pixel-id", help=f"Meta pixel (dataset) id (default: {DEFAULT_PIXEL_ID})")
@@ -186,6 +215,16 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--pixel-id")
     r.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     r.set_defaults(handler=_cmd_local_run)
+    s = local_commands.add_parser(
+        "serve", help="the admin API on 127.0.0.1 over the local stack, with a deliver worker"
+    )
+    s.add_argument(
+        "--port", type=int, default=8084, help="port on 127.0.0.1 (default: 8084; 0: any free port)"
+    )
+    s.add_argument(
+        "--graph-url", help="Graph API base URL (default: META_GRAPH_URL, else a built-in emulator)"
+    )
+    s.set_defaults(handler=_cmd_local_serve)
     return parser
 
 

@@ -1,0 +1,281 @@
+"""`relay local serve`: the admin API on 127.0.0.1 over the embedded stack, with a deliver worker.
+
+Each HTTP request becomes an API Gateway HTTP API (payload v2) event for the real admin handler
+(`relay.api.app.handle`), and its answer goes back as the HTTP response; the stack is moto with the
+template's resources, Meta is the Graph emulator unless a Graph URL is given, and a background thread
+plays the SQS event source mapping (it drains the events queue, redriven messages included).
+Dev only: nothing shipped imports this module.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from relay.api.auth import generate_token
+from relay.local.stack import ACCOUNT, LocalStack, Totals
+from relay.settings import AdminSettings
+
+DEFAULT_PORT = 8084  # the product description's curl examples use http://localhost:8084
+HOST = "127.0.0.1"
+ADMIN_PREFIX = "/v1/admin"
+# Bodies above this are answered 413 unread (API Gateway's own cap is 10 MB; the admin API's is 64 KB).
+MAX_READ_BYTES = 1024 * 1024
+WORKER_IDLE_S = 0.5
+
+
+class PortInUse(OSError):
+    """The port is taken: another `relay local serve`, or another program."""
+
+
+class LocalServer:
+    """The admin API on HOST:`port` (0: any free port) with the deliver worker. Use as a context manager
+    or start() / stop(). `admin_token` None reads RELAY_ADMIN_TOKEN, else generates one (`generated`)."""
+
+    def __init__(
+        self,
+        *,
+        port: int = DEFAULT_PORT,
+        graph_url: str | None = None,
+        admin_token: str | None = None,
+        worker_idle_s: float = WORKER_IDLE_S,
+    ) -> None:
+        from_env = (os.environ.get("RELAY_ADMIN_TOKEN") or "").strip()
+        self.admin_token = admin_token or from_env or generate_token()
+        self.generated = not (admin_token or from_env)
+        self._port = port
+        self._graph_url = graph_url
+        self._idle_s = worker_idle_s
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._server: _Server | None = None
+        self._graph: Any = None
+        self.stack: LocalStack | None = None
+        self.totals = Totals()
+        self.url = ""
+        self.graph_url = ""
+        self.worker_errors = 0
+
+    def __enter__(self) -> LocalServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> str:
+        """Start the stack, the emulator (unless a Graph URL was given), the worker and the server."""
+        from relay.api.app import handle
+        from relay.apps.admin import build_deps
+
+        try:
+            server = _Server((HOST, self._port), _Handler)
+        except OSError as exc:
+            raise PortInUse(f"cannot listen on {HOST}:{self._port} ({exc.strerror or exc})") from None
+        self.stack = stack = LocalStack().__enter__()
+        if self._graph_url is None:
+            from relay.local.graph import GraphEmulator
+
+            self._graph = GraphEmulator()
+            self.graph_url = self._graph.start()
+        else:
+            self.graph_url = self._graph_url
+        deliver_settings = stack.settings(self.graph_url)
+        admin = AdminSettings(
+            integrations_table=deliver_settings.integrations_table,
+            token_secret_prefix=deliver_settings.token_secret_prefix,
+            dlq_url=stack.dlq_url,
+            events_queue_url=stack.events_queue_url,
+            relay_admin_token=self.admin_token,
+        )
+        clients = {"dynamodb": stack.dynamodb, "sqs": stack.sqs, "secretsmanager": stack.secretsmanager}
+        admin_deps = build_deps(admin, clients=lambda service: clients[service])
+        server.answer = lambda event: handle(event, None, deps=admin_deps)
+        self._server = server
+        self.url = f"http://{HOST}:{server.server_address[1]}"
+        deliver = stack.deps(deliver_settings)
+        self._spawn("relay-deliver-worker", lambda: self._work(stack, deliver))
+        self._spawn("relay-admin-http", lambda: server.serve_forever(poll_interval=0.1))
+        return self.url
+
+    def _spawn(self, name: str, target: Callable[[], None]) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _work(self, stack: LocalStack, deps: Any) -> None:
+        """The event source mapping: drain the events queue, then wait a moment, until stopped."""
+        while not self._stop.is_set():
+            try:
+                stack.drain(stack.events_queue_url, deps, self.totals)
+            except Exception:  # a dev server keeps serving; the count is shown on stop
+                self.worker_errors += 1
+            self._stop.wait(self._idle_s)
+
+    def stop(self) -> None:
+        """Stop the server and the worker, then the emulator and the stack (idempotent)."""
+        self._stop.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        for thread in self._threads:
+            thread.join(timeout=10)
+        self._threads.clear()
+        if self._graph is not None:
+            self._graph.stop()
+            self._graph = None
+        if self.stack is not None:
+            self.stack.__exit__(None, None, None)
+            self.stack = None
+
+    def banner(self) -> list[str]:
+        """What `relay local serve` prints once started (the token only when it generated one)."""
+        lines = [
+            f"Relay admin API   {self.url}{ADMIN_PREFIX}/integrations",
+            f"OpenAPI document  {self.url}{ADMIN_PREFIX}/openapi.json",
+            f"Meta Graph API    {self.graph_url}"
+            + ("  (built-in emulator)" if self._graph is not None else ""),
+        ]
+        if self.generated:
+            lines.append(
+                f"Admin token       {self.admin_token}  (generated; set RELAY_ADMIN_TOKEN to choose one)"
+            )
+        else:
+            lines.append("Admin token       from RELAY_ADMIN_TOKEN")
+        lines.append("Stop with Ctrl-C.")
+        return lines
+
+
+def http_api_event(
+    method: str, target: str, headers: dict[str, str], body: bytes, *, source_ip: str, request_id: str
+) -> dict[str, Any]:
+    """The API Gateway HTTP API (payload v2) event for one HTTP request (`target`: path and query)."""
+    parts = urlsplit(target)
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    query: dict[str, str] = {}
+    for key, value in pairs:
+        query[key] = f"{query[key]},{value}" if key in query else value  # API Gateway joins repeats with ","
+    try:
+        text, encoded = body.decode("utf-8"), False
+    except UnicodeDecodeError:
+        text, encoded = base64.b64encode(body).decode("ascii"), True
+    now = time.time()
+    return {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": parts.path,
+        "rawQueryString": parts.query,
+        "headers": headers,
+        "queryStringParameters": query or None,
+        "requestContext": {
+            "accountId": ACCOUNT,
+            "apiId": "local",
+            "domainName": headers.get("host", HOST),
+            "domainPrefix": "local",
+            "http": {
+                "method": method,
+                "path": parts.path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": source_ip,
+                "userAgent": headers.get("user-agent", ""),
+            },
+            "requestId": request_id,
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+            "timeEpoch": int(now * 1000),
+        },
+        "body": text if body else None,
+        "isBase64Encoded": encoded,
+    }
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    answer: Callable[[dict[str, Any]], dict[str, Any]]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+
+    server_version = "relay-local"
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return None  # no request lines on the console: paths can carry ids, bodies tokens
+
+    def _any(self) -> None:
+        length = self.headers.get("Content-Length")
+        try:
+            size = int(length) if length else 0
+        except ValueError:
+            size = -1
+        if size < 0 or size > MAX_READ_BYTES:
+            self.close_connection = True
+            self._reply(413 if size > 0 else 400, {}, _problem(413 if size > 0 else 400), "application/json")
+            return
+        body = self.rfile.read(size) if size else b""
+        if not self.path.startswith(ADMIN_PREFIX + "/") and self.path != ADMIN_PREFIX:
+            self._reply(404, {}, _problem(404), "application/json")
+            return
+        headers: dict[str, str] = {}
+        for key, value in self.headers.items():
+            name = key.lower()
+            headers[name] = f"{headers[name]},{value}" if name in headers else value
+        event = http_api_event(
+            self.command,
+            self.path,
+            headers,
+            body,
+            source_ip=self.client_address[0],
+            request_id=uuid.uuid4().hex,
+        )
+        answer = self.server.answer(event)
+        raw = answer.get("body") or ""
+        data = base64.b64decode(raw) if answer.get("isBase64Encoded") else raw.encode("utf-8")
+        self._reply(int(answer["statusCode"]), answer.get("headers") or {}, data, None)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _any
+
+    def _reply(self, status: int, headers: dict[str, Any], body: bytes, content_type: str | None) -> None:
+        self.send_response(status)
+        sent = {k.lower() for k in headers}
+        for key, value in headers.items():
+            for item in value if isinstance(value, list) else [value]:
+                self.send_header(key, str(item))
+        if content_type and "content-type" not in sent:
+            self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+
+def _problem(status: int) -> bytes:
+    phrase = HTTPStatus(status).phrase
+    code = {400: "invalid_body", 404: "not_found", 413: "payload_too_large"}[status]
+    message = {
+        400: "a bad Content-Length",
+        404: f"no such route (the admin API is under {ADMIN_PREFIX})",
+    }.get(status, f"the body is over {MAX_READ_BYTES:,} bytes")
+    return json.dumps(
+        {
+            "error": {
+                "status": status,
+                "code": code,
+                "message": f"{phrase}: {message}",
+                "fields": [],
+                "correlation_id": None,
+            }
+        }
+    ).encode()
