@@ -62,9 +62,11 @@ def eventually(check: Callable[[], bool], timeout_s: float = 15.0) -> None:
 @pytest.fixture
 def served() -> Iterator[tuple[LocalServer, GraphEmulator]]:
     """The server on a free port, aimed at an emulator that accepts only 'good-token' for PIXEL."""
-    with GraphEmulator(access_tokens={PIXEL: "good-token"}) as graph:
-        with LocalServer(port=0, graph_url=graph.url, admin_token=ADMIN_TOKEN, worker_idle_s=0.05) as server:
-            yield server, graph
+    with (
+        GraphEmulator(access_tokens={PIXEL: "good-token"}) as graph,
+        LocalServer(port=0, graph_url=graph.url, admin_token=ADMIN_TOKEN, worker_idle_s=0.05) as server,
+    ):
+        yield server, graph
 
 
 def test_the_admin_api_answers_over_http_with_auth_and_the_openapi_document_open(served):
