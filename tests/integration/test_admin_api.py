@@ -142,6 +142,7 @@ def admin_settings(local: LocalStack, **overrides: Any) -> AdminSettings:
     deliver = local.settings(None)
     values: dict[str, Any] = {
         "integrations_table": deliver.integrations_table,
+        "debugger_table": deliver.debugger_table,
         "token_secret_prefix": deliver.token_secret_prefix,
         "dlq_url": local.dlq_url,
         "events_queue_url": local.events_queue_url,
@@ -388,7 +389,12 @@ def test_the_openapi_document_is_the_one_open_route_and_describes_the_api(admin)
     # THEN it is an OpenAPI document with every integrations route, bearer security and the models
     assert status == 200
     assert document["openapi"].startswith("3.")
-    assert set(document["paths"]) == {PREFIX, f"{PREFIX}/{{integration_id}}"}
+    assert set(document["paths"]) == {
+        PREFIX,
+        f"{PREFIX}/{{integration_id}}",
+        f"{PREFIX}/{{integration_id}}/test",
+        f"{PREFIX}/{{integration_id}}/health",
+    }
     assert set(document["paths"][PREFIX]) == {"get", "post"}
     assert set(document["paths"][f"{PREFIX}/{{integration_id}}"]) == {"get", "patch", "delete"}
     assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"

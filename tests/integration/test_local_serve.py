@@ -157,6 +157,36 @@ def _readme_curl() -> str:
     return match.group(1)
 
 
+def _banner(process: subprocess.Popen[str], lines: int = 5, timeout_s: float = 60.0) -> list[str]:
+    """The first `lines` lines the command prints, waiting at most `timeout_s` (never forever)."""
+    import queue
+    import threading
+
+    assert process.stdout is not None
+    stdout = process.stdout
+    got: queue.Queue[str] = queue.Queue()
+
+    def read() -> None:
+        for _ in range(lines):
+            got.put(stdout.readline())
+
+    threading.Thread(target=read, daemon=True).start()
+    banner: list[str] = []
+    deadline = time.monotonic() + timeout_s
+    while len(banner) < lines:
+        try:
+            line = got.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            raise AssertionError(
+                f"`relay local serve` printed only {banner!r} in {timeout_s:.0f} s"
+            ) from None
+        if not line:
+            _, err = process.communicate(timeout=10)
+            raise AssertionError(f"`relay local serve` exited ({process.returncode}): {banner!r}\n{err}")
+        banner.append(line)
+    return banner
+
+
 def test_the_readmes_curl_verbatim_creates_an_integration_through_relay_local_serve():
     # GIVEN `relay local serve` on its default port with RELAY_ADMIN_TOKEN=YOUR_TOKEN
     env = {**os.environ, "RELAY_ADMIN_TOKEN": ADMIN_TOKEN, "PYTHONPATH": str(ROOT / "layers" / "core")}
@@ -170,8 +200,7 @@ def test_the_readmes_curl_verbatim_creates_an_integration_through_relay_local_se
         text=True,
     )
     try:
-        assert process.stdout is not None
-        banner = [process.stdout.readline() for _ in range(5)]
+        banner = _banner(process)
         assert banner[0].startswith("Relay admin API   http://127.0.0.1:8084/"), banner
         assert "from RELAY_ADMIN_TOKEN" in "".join(banner)
         # WHEN the README's curl runs as written (the product description's example)

@@ -301,7 +301,8 @@ def test_secrets_are_reached_by_name_prefix_or_by_their_own_arn_only():
         if "secretsmanager" in json.dumps(statement["Action"])
     ]
     # THEN the deliver function reads access tokens (GetSecretValue under the token prefix), the admin
-    # function writes them there (never reads one back) and reads the admin token's own secret
+    # function writes them there (and reads one only to call Meta for a test event or a health check)
+    # and reads the admin token's own secret
     prefix = props("DeliverFunction")["Environment"]["Variables"]["TOKEN_SECRET_PREFIX"]["Fn::Sub"]
     assert props("AdminFunction")["Environment"]["Variables"]["TOKEN_SECRET_PREFIX"]["Fn::Sub"] == prefix
     tokens = f"arn:${{AWS::Partition}}:secretsmanager:${{AWS::Region}}:${{AWS::AccountId}}:secret:{prefix}*"
@@ -316,6 +317,7 @@ def test_secrets_are_reached_by_name_prefix_or_by_their_own_arn_only():
     assert sorted(actions[("AdminFunction", "IntegrationTokens")]) == [
         "secretsmanager:CreateSecret",
         "secretsmanager:DeleteSecret",
+        "secretsmanager:GetSecretValue",
         "secretsmanager:PutSecretValue",
         "secretsmanager:RestoreSecret",
     ]
@@ -325,18 +327,19 @@ def test_admin_function_is_granted_exactly_what_it_uses():
     # GIVEN the admin function's inline policies
     granted = grants("AdminFunction")
     secret = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:relay/${Stage}/integrations/*"
-    # THEN integrations CRUD on the table (Query on its index), token writes, the admin token, the redrive
+    # THEN integrations CRUD on the table (Query on its index), the newest debugger record, token writes
+    # (and reads for test events and health), the admin token, the redrive
     assert granted == {
         "dynamodb:GetItem": {"IntegrationsTable.Arn"},
         "dynamodb:PutItem": {"IntegrationsTable.Arn"},
         "dynamodb:DeleteItem": {"IntegrationsTable.Arn"},
         "dynamodb:Scan": {"IntegrationsTable.Arn"},
-        "dynamodb:Query": {"${IntegrationsTable.Arn}/index/by_source"},
+        "dynamodb:Query": {"${IntegrationsTable.Arn}/index/by_source", "DebuggerTable.Arn"},
         "secretsmanager:CreateSecret": {secret},
         "secretsmanager:PutSecretValue": {secret},
         "secretsmanager:RestoreSecret": {secret},
         "secretsmanager:DeleteSecret": {secret},
-        "secretsmanager:GetSecretValue": {"Ref:AdminTokenSecret"},
+        "secretsmanager:GetSecretValue": {"Ref:AdminTokenSecret", secret},
         "sqs:ReceiveMessage": {"DeadLetterQueue.Arn"},
         "sqs:DeleteMessage": {"DeadLetterQueue.Arn"},
         "sqs:GetQueueAttributes": {"DeadLetterQueue.Arn"},
@@ -876,7 +879,7 @@ def test_translated_roles_grant_no_queue_or_table_action_on_a_wildcard(tracing: 
         if any(a.startswith(("sqs:", "dynamodb:")) for a in _as_list(statement["Action"]))
     ]
     # THEN each names its resources (no "*" anywhere in them) and no action is a wildcard
-    assert len(data_statements) == 11
+    assert len(data_statements) == 12
     for statement in data_statements:
         assert statement["Effect"] == "Allow"
         assert "*" not in json.dumps(statement["Resource"])

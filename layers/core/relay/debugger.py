@@ -79,6 +79,25 @@ class Debugger:
         if dropped:
             raise DebuggerIncomplete(f"debugger: {dropped} of {len(items)} records not written")
 
+    def latest(self, integration_id: str) -> dict[str, str] | None:
+        """The newest record of `integration_id` (recorded_at, event_name, event_id, outcome, detail;
+        never the payload), or None when it has none that has not expired."""
+        answer = self._db.query(
+            TableName=self._table,
+            KeyConditionExpression="integration_id = :i",
+            ExpressionAttributeValues={":i": {"S": integration_id}},
+            ProjectionExpression="recorded_at, event_name, event_id, outcome, detail",
+            ScanIndexForward=False,
+            Limit=1,
+        )
+        items = answer.get("Items") or []
+        if not items:
+            return None
+        item = items[0]
+        found = {key: value.get("S", "") for key, value in item.items() if isinstance(value, dict)}
+        found["recorded_at"] = found.get("recorded_at", "").split("#", 1)[0]
+        return found
+
 
 class DebuggerIncomplete(RuntimeError):
     """DynamoDB left some debugger records unwritten (throttling); the caller logs it."""

@@ -28,3 +28,7 @@ class InvalidInput(RelayError):
         super().__init__(f"{field}: {problem}")
         self.field = field
         self.problem = problem
+
+
+class BadRequest(InvalidInput):
+    """A request that cannot be served as asked (HTTP 400), though each field is valid on its own."""

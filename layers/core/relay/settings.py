@@ -58,9 +58,12 @@ class AdminSettings(_Settings):
     `admin_token_secret` (deployed), else from RELAY_ADMIN_TOKEN (`relay local serve`)."""
 
     integrations_table: str = Field(min_length=1)
+    debugger_table: str = Field(min_length=1)
     token_secret_prefix: str = Field(min_length=1)
     dlq_url: str = Field(min_length=1)
     events_queue_url: str = Field(min_length=1)
+    # None: each vendor's own API endpoint (Meta: https://graph.facebook.com); set for emulators.
+    graph_url: str | None = None
     admin_token_secret: str | None = None
     relay_admin_token: str | None = None
     admin_token_cache_s: int = Field(default=300, ge=0)

@@ -12,8 +12,9 @@ if TYPE_CHECKING:
 
 
 class Vault(Protocol):
-    """The token vault's writing half (relay.secrets.TokenVault)."""
+    """The token vault (relay.secrets.TokenVault): writes, and reads for test events and health checks."""
 
+    def get(self, integration_id: str) -> str: ...
     def put_version(self, integration_id: str, token: str) -> str: ...
     def schedule_delete(self, integration_id: str) -> None: ...
 
@@ -27,10 +28,14 @@ class AuditLog(Protocol):
 @dataclass(eq=False)
 class AdminDeps:
     """`admin_token` is read when a request arrives (a rotated secret is picked up by a new container);
-    `redrive` runs relay.redrive with the function's queues (a token change redrives `reason=auth`)."""
+    `redrive` runs relay.redrive with the function's queues (a token change redrives `reason=auth`; a dry
+    run counts an integration's DLQ messages); `client(vendor)` is that vendor's API client;
+    `last_delivery(id)` the newest event debugger record of an integration."""
 
     store: IntegrationStore
     vault: Vault
     admin_token: Callable[[], str]
     redrive: Callable[[RedriveRequest], RedriveReport]
     log: Callable[[], AuditLog]
+    client: Callable[[str], Any]
+    last_delivery: Callable[[str], dict[str, str] | None]

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ValidationError
 
 from relay.aws import error_fields
-from relay.errors import Conflict, InvalidInput, NotFound, PreconditionFailed, RelayError
+from relay.errors import BadRequest, Conflict, InvalidInput, NotFound, PreconditionFailed, RelayError
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -116,6 +116,14 @@ def install(app: APIGatewayHttpResolver, *, log: Callable[[], Log], correlation:
         # A valid patch can still make an invalid integration: the paths are the merged document's.
         fields = field_problems(exc.errors(include_url=False, include_input=False))
         return problem(422, "invalid_request", f"{len(fields)} invalid field(s)", fields=fields)
+
+    @app.exception_handler(  # type: ignore[untyped-decorator]
+        BadRequest
+    )
+    def _bad_request(exc: BadRequest) -> Response[str]:
+        return problem(
+            400, "bad_request", str(exc), fields=[FieldProblem(path=exc.field, problem=exc.problem)]
+        )
 
     @app.exception_handler(  # type: ignore[untyped-decorator]
         InvalidInput

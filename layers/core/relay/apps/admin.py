@@ -79,12 +79,25 @@ def build_deps(config: AdminSettings, clients: Callable[[str], Any] = aws_client
             remaining_ms=lambda: max(0, int((deadline - time.monotonic()) * 1000)),
         )
 
+    from relay.debugger import Debugger
+    from relay.vendors import VENDORS
+
+    debugger = Debugger(clients("dynamodb"), config.debugger_table)
+    vendor_clients: dict[str, Any] = {}
+
+    def client(vendor: str) -> Any:
+        if vendor not in vendor_clients:
+            vendor_clients[vendor] = VENDORS[vendor].new_client(config.graph_url)
+        return vendor_clients[vendor]
+
     return AdminDeps(
         store=IntegrationStore(clients("dynamodb"), config.integrations_table, ttl_s=0),
         vault=TokenVault(clients("secretsmanager"), config.token_secret_prefix, cache_s=0),
         admin_token=admin_token_reader(config, clients),
         redrive=run_redrive,
         log=logger,
+        client=client,
+        last_delivery=debugger.latest,
     )
 
 

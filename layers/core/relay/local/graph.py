@@ -1,4 +1,5 @@
-"""In-process emulator of Meta's Graph API edge ``POST /{version}/{pixel_id}/events`` (Conversions API).
+"""In-process emulator of Meta's Graph API edge ``POST /{version}/{pixel_id}/events`` (Conversions API), and of
+the read ``GET /{version}/{pixel_id}`` that a health check makes (the pixel's id and name, same token checks).
 
 It answers like Meta (docs/meta-capi-reference.md §0-3, §7): token checks, all-or-nothing batch validation and the
 Graph error JSON, plus injectable faults (5xx, throttling, transient, timeout, auth, version) and poisoned event ids.
@@ -51,7 +52,7 @@ from relay.vendors.meta_capi.limits import (
 
 FaultKind = Literal[
     "http_500", "http_503", "http_429", "throttle_4", "throttle_17", "transient", "timeout", "invalid_100",
-    "auth_190", "version_2635",
+    "auth_190", "version_2635", "permission_200",
     "redirect_302", "html_403", "html_404", "html_502", "html_200", "trickle", "received_none",
 ]  # fmt: skip
 FAULT_KINDS: frozenset[str] = frozenset(get_args(FaultKind))
@@ -61,6 +62,7 @@ SUBCODE_INVALID_EVENT = 2804050
 SUBCODE_PURCHASE_VALUE = 2804010
 
 _PATH_RE = re.compile(r"/(v\d+\.0)/(\d+)/events")
+_OBJECT_RE = re.compile(r"/(v\d+\.0)/(\d+)")
 _SHA256_HEX_RE = re.compile(r"[0-9a-f]{64}")
 # Meta's hashed user_data keys (DOC-cust-info), kept apart from relay.normalize on purpose: the emulator checks Relay.
 _HASHED_KEYS = ("em", "ph", "fn", "ln", "db", "ge", "ct", "st", "zp", "country", "external_id")
@@ -77,6 +79,7 @@ _FAULTS: dict[str, tuple[int, int, int | None, bool, str]] = {
     "invalid_100": (400, 100, SUBCODE_INVALID_EVENT, False, "(#100) Invalid parameter"),
     "auth_190": (400, 190, 463, False, "Error validating access token: Session has expired."),
     "version_2635": (400, 2635, None, False, "(#2635) You are calling a deprecated version of the Ads API."),
+    "permission_200": (403, 200, None, False, "(#200) Permissions error"),
 }
 # kind -> HTTP status of an HTML page from something in front of Meta (a proxy, a WAF, a wrong URL).
 _HTML_PAGES: dict[str, int] = {"html_403": 403, "html_404": 404, "html_502": 502, "html_200": 200}
@@ -284,6 +287,7 @@ class GraphEmulator:
         seed: int = 0,
         timeout_accepts: bool = False,
         deprecated_versions: set[str] | None = None,
+        unsupported_versions: set[str] | None = None,
         port: int = 0,
         trickle_interval_s: float = 0.2,
         redirect_location: str = "https://login.example.invalid/sso",
@@ -298,6 +302,8 @@ class GraphEmulator:
         self.timeout_sleep_s = timeout_sleep_s
         self.timeout_accepts = timeout_accepts
         self.deprecated_versions = set(deprecated_versions or ())
+        # Versions Meta no longer serves: every call with one is answered code 2635.
+        self.unsupported_versions = set(unsupported_versions or ())
         self.trickle_interval_s = trickle_interval_s
         self.redirect_location = redirect_location
         self.url = ""
@@ -412,7 +418,9 @@ class GraphEmulator:
         query = dict(parse_qsl(split.query, keep_blank_values=True))
         headers = {name.lower(): value for name, value in handler.headers.items()}
         match = _PATH_RE.fullmatch(split.path) if handler.command == "POST" else None
-        version, pixel_id = (match.group(1), match.group(2)) if match else (None, None)
+        read = _OBJECT_RE.fullmatch(split.path) if handler.command == "GET" else None
+        found = match or read
+        version, pixel_id = (found.group(1), found.group(2)) if found is not None else (None, None)
         body: Any = None
         accepted: list[AcceptedEvent] = []
         raw: _Raw | None = None
@@ -422,7 +430,12 @@ class GraphEmulator:
                 self._stopping.wait(self.latency_s)
             if version is None or pixel_id is None:
                 raise _GraphError(404, 803, f"(#803) Unknown path components: {handler.command} {split.path}")
-            payload, accepted = self._events(pixel_id, query, headers, body)
+            if version in self.unsupported_versions:
+                raise _GraphError.fault("version_2635")
+            if read is not None:
+                payload = self._pixel(pixel_id, query, headers)
+            else:
+                payload, accepted = self._events(pixel_id, query, headers, body)
             status = 200
         except _GraphError as error:
             status, payload = error.status, error.payload()
@@ -468,20 +481,22 @@ class GraphEmulator:
         except (ValueError, RecursionError):
             return None
 
-    def _events(
-        self, pixel_id: str, query: dict[str, str], headers: dict[str, str], body: Any
-    ) -> tuple[dict[str, Any], list[AcceptedEvent]]:
+    def _pixel(self, pixel_id: str, query: dict[str, str], headers: dict[str, str]) -> dict[str, Any]:
+        """``GET /{version}/{pixel_id}``: the pixel's id and name once the token is accepted for it."""
         if "access_token" in query:
-            raise _invalid(
-                "access_token is not accepted in the URL: send it in the Authorization header or body"
-            )
-        fault = self._fault(pixel_id)
+            raise _invalid("access_token is not accepted in the URL: send it in the Authorization header")
+        self._fault(pixel_id)
+        self._check_token(pixel_id, headers, None)
+        return {"id": pixel_id, "name": f"Emulated pixel {pixel_id}"}
+
+    def _check_token(self, pixel_id: str, headers: dict[str, str], body: Any) -> None:
+        """Code 190 without a token or with another pixel's, 100/33 for a pixel the tokens do not list."""
         scheme, _, token = headers.get("authorization", "").partition(" ")
         token = token.strip() if scheme.lower() == "bearer" else ""
         if not token and isinstance(body, dict) and isinstance(body.get("access_token"), str):
             token = body["access_token"].strip()
         with self._lock:
-            expected, poisoned = self._tokens.get(pixel_id), set(self._poisoned)
+            expected = self._tokens.get(pixel_id)
         if not token:
             raise _GraphError(400, 190, "An access token is required to request this resource.")
         if expected is None and not self._open:
@@ -491,6 +506,18 @@ class GraphEmulator:
             raise _GraphError(
                 400, 190, "Error validating access token: The session has been invalidated.", subcode=460
             )
+
+    def _events(
+        self, pixel_id: str, query: dict[str, str], headers: dict[str, str], body: Any
+    ) -> tuple[dict[str, Any], list[AcceptedEvent]]:
+        if "access_token" in query:
+            raise _invalid(
+                "access_token is not accepted in the URL: send it in the Authorization header or body"
+            )
+        fault = self._fault(pixel_id)
+        self._check_token(pixel_id, headers, body)
+        with self._lock:
+            poisoned = set(self._poisoned)
         if headers.get("content-type", "").partition(";")[0].strip().lower() != "application/json":
             raise _invalid("The request body must be JSON with Content-Type: application/json")
         if not isinstance(body, dict):

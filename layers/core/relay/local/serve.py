@@ -92,7 +92,9 @@ class LocalServer:
         deliver_settings = stack.settings(self.graph_url)
         admin = AdminSettings(
             integrations_table=deliver_settings.integrations_table,
+            debugger_table=deliver_settings.debugger_table,
             token_secret_prefix=deliver_settings.token_secret_prefix,
+            graph_url=self.graph_url,
             dlq_url=stack.dlq_url,
             events_queue_url=stack.events_queue_url,
             relay_admin_token=self.admin_token,

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 
 from relay.outbound import Rejected, ServerEvent
 from relay.vendors.meta_capi.config import MetaConfig as Config
+from relay.vendors.meta_capi.health import check as check_health
+from relay.vendors.meta_capi.health import diagnose, test_request
 from relay.vendors.meta_capi.limits import (
     CALL_TIMEOUT_S,
     GRAPH_URL,
@@ -47,9 +49,12 @@ __all__ = [
     "Config",
     "GraphRequest",
     "build_requests",
+    "check_health",
     "clear_caches",
+    "diagnose",
     "map_event",
     "new_client",
+    "test_request",
 ]
 
 

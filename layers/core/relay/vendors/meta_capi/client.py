@@ -1,4 +1,5 @@
-"""The Graph API client: one POST per GraphRequest, token in the Authorization header, a total deadline.
+"""The Graph API client: one POST per GraphRequest (and GET reads of an object, for health checks), the
+token in the Authorization header, a total deadline.
 
 urllib3's timeouts bound each socket operation, not a call: an answer trickled a byte at a time keeps a
 read alive forever. So every call gets a deadline (its budget, at most CALL_TIMEOUT_S) and a watch: a
@@ -160,15 +161,41 @@ class GraphClient:
         Returns a Receipt on a 2xx answer with Meta's JSON; raises GraphError (see `.retryable`) otherwise:
         RETRY for a network error or the deadline, TRANSPORT for an answer that is not Meta's.
         """
+        path = f"{self._prefix}/{request.api_version}/{request.pixel_id}/events"
+        status, answer_headers, data, latency = self._call("POST", path, request.body, token, budget_s)
+        return _receipt(request, status, answer_headers, data, latency)
+
+    def read_object(
+        self, object_id: str, *, api_version: str, token: str, budget_s: float = CALL_TIMEOUT_S
+    ) -> dict[str, Any]:
+        """GET `/{api_version}/{object_id}` (a pixel: its id and name), token in the header.
+
+        Returns Meta's JSON object on a 2xx answer; raises GraphError as `send` does otherwise."""
+        path = f"{self._prefix}/{api_version}/{object_id}"
+        status, answer_headers, data, _ = self._call("GET", path, None, token, budget_s)
+        content_type = str(answer_headers.get("Content-Type", ""))
+        if data is None:
+            raise not_graph(status, content_type, f"answer longer than {MAX_ANSWER_BYTES} bytes")
+        try:
+            body = json.loads(data) if data else None
+        except (ValueError, RecursionError):
+            body = None
+        if not 200 <= status < 300:
+            raise classify(status, body, content_type=content_type)
+        if not isinstance(body, dict):
+            raise not_graph(status, content_type, "no JSON object in a success")
+        return body
+
+    def _call(
+        self, method: str, path: str, body: bytes | None, token: str, budget_s: float
+    ) -> tuple[int, Any, bytes | None, float]:
+        """One request within `budget_s` (capped at `call_timeout`): (status, headers, body, latency)."""
         budget = min(budget_s, self.call_timeout)
         if budget <= 0:  # (a zero socket timeout would mean non-blocking, not "no time")
             raise network_error("no time left for a call")
-        path = f"{self._prefix}/{request.api_version}/{request.pixel_id}/events"
-        headers = {
-            "Content-Type": "application/json",
-            "Authorization": f"Bearer {token}",
-            "User-Agent": USER_AGENT,
-        }
+        headers = {"Authorization": f"Bearer {token}", "User-Agent": USER_AGENT}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
         # Connect and TLS handshake each take at most the connect timeout: half the budget at most.
         timeout = urllib3.Timeout(
             connect=min(self._connect_timeout, budget / 2), read=min(self._read_timeout, budget)
@@ -177,7 +204,7 @@ class GraphClient:
         with _Watch(budget) as watch:
             context = _WATCH.set(watch)
             try:
-                status, answer_headers, data = self._post(path, request.body, headers, timeout)
+                status, answer_headers, data = self._request(method, path, body, headers, timeout)
             except (urllib3.exceptions.HTTPError, OSError) as exc:
                 if watch.fired:
                     raise network_error(f"deadline of {budget:.1f} s passed") from None
@@ -186,16 +213,15 @@ class GraphClient:
                 _WATCH.reset(context)
             if watch.fired:  # the answer may have been cut short where no length told
                 raise network_error(f"deadline of {budget:.1f} s passed")
-        latency = time.perf_counter() - started
-        return _receipt(request, status, answer_headers, data, latency)
+        return status, answer_headers, data, time.perf_counter() - started
 
-    def _post(
-        self, path: str, body: bytes, headers: dict[str, str], timeout: urllib3.Timeout
+    def _request(
+        self, method: str, path: str, body: bytes | None, headers: dict[str, str], timeout: urllib3.Timeout
     ) -> tuple[int, Any, bytes | None]:
         """(status, headers, body or None when longer than MAX_ANSWER_BYTES); the connection is reused
         only after a whole answer was read."""
         response = self._pool.urlopen(
-            "POST",
+            method,
             path,
             body=body,
             headers=headers,
