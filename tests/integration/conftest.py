@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
+from relay.apps.admin import build_deps
 from relay.local.graph import GraphEmulator
 from relay.local.runner import _integration
 from relay.local.stack import LocalStack
+from tests.admin_support import Admin, Lines, admin_settings, clients
 
 # The pixel of the integration `stack` adds (the module's `graph` fixture must accept its token).
 PIXEL = "1234567890"
@@ -29,3 +32,13 @@ def stack(graph: GraphEmulator) -> Iterator[tuple[LocalStack, Any]]:
         settings = local.settings(graph.url)
         local.add_integration(_integration(PIXEL, "default"), settings)
         yield local, settings
+
+
+@pytest.fixture
+def admin() -> Iterator[Admin]:
+    """The admin API over the local stack (admin token YOUR_TOKEN), its audit lines kept in `admin.log`."""
+    with LocalStack() as local:
+        settings = admin_settings(local)
+        log = Lines()
+        deps = replace(build_deps(settings, clients=clients(local)), log=lambda: log)
+        yield Admin(local, settings, deps, log)

@@ -15,7 +15,7 @@ from relay.apps.admin import build_deps
 from relay.local.graph import Fault, GraphEmulator
 from relay.local.stack import LocalStack
 from relay.vendors import VENDORS
-from tests.integration.test_admin_api import PREFIX, PRODUCT_BODY, Admin, Lines, admin_settings, clients
+from tests.admin_support import PREFIX, PRODUCT_BODY, Admin, Lines, admin_settings, clients
 
 PIXEL = "1234567890"
 GOOD = "good-token"

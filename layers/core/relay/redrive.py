@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -31,7 +31,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from relay import queue
 from relay.events import EventError, moment, parse_event_json
 from relay.observability import logger
-from relay.queue import INTEGRATION_ID, NO_REASON, REASON, REDRIVE_COUNT, DlqReason, Entry, string_attribute
+from relay.queue import (
+    DETAIL,
+    INTEGRATION_ID,
+    NO_REASON,
+    REASON,
+    REDRIVE_COUNT,
+    DlqReason,
+    Entry,
+    string_attribute,
+)
 from relay.vendors import max_event_age
 
 __all__ = ["NO_REASON", "RedriveReport", "RedriveRequest", "redrive"]
@@ -67,9 +76,29 @@ class RedriveRequest(BaseModel):
     dry_run: bool = False
 
 
+# Messages a report describes one by one (DLQ inspection shows a handful, never bodies).
+MAX_SAMPLES = 10
+# An event name longer than this is not shown in a sample (names are labels, never free text).
+SAMPLE_NAME_CHARS = 100
+
+
+class DlqSample(BaseModel):
+    """One examined message, without its body: ids, reason, the event's type and name, when it was sent."""
+
+    message_id: str
+    reason: str
+    integration_id: str | None = None
+    detail: str | None = None
+    event_type: str | None = None
+    event_name: str | None = None
+    sent_at: str | None = None
+
+
 class RedriveReport(BaseModel):
     """What one run did. examined = eligible + kept_expired + kept_filtered; eligible = moved + failed
-    (dry run: moved = failed = 0). by_reason counts the examined messages per reason."""
+    (dry run: moved = failed = 0). by_reason and by_integration count the examined messages (those
+    without an integration_id attribute under ""); oldest_sent_at is the earliest SentTimestamp
+    examined; samples describe the first MAX_SAMPLES examined."""
 
     examined: int = 0
     moved: int = 0
@@ -77,6 +106,9 @@ class RedriveReport(BaseModel):
     kept_filtered: int = 0
     failed: int = 0
     by_reason: dict[str, int] = Field(default_factory=dict)
+    by_integration: dict[str, int] = Field(default_factory=dict)
+    oldest_sent_at: str | None = None
+    samples: list[DlqSample] = Field(default_factory=list)
     expired_message_ids: list[str] = Field(default_factory=list)
     eligible: int = 0
     dry_run: bool = False
@@ -109,6 +141,9 @@ def redrive(
                 extra={"n": missed},
             )
     run.report.by_reason = dict(run.by_reason)
+    run.report.by_integration = dict(run.by_integration)
+    if run.oldest_ms is not None:
+        run.report.oldest_sent_at = datetime.fromtimestamp(run.oldest_ms / 1000, UTC).isoformat()
     return run.report
 
 
@@ -123,6 +158,8 @@ class _Run:
         self.cutoff = cutoff
         self.report = RedriveReport(dry_run=request.dry_run)
         self.by_reason: Counter[str] = Counter()
+        self.by_integration: Counter[str] = Counter()
+        self.oldest_ms: int | None = None
         self.examined_ids: set[str] = set()
         # MessageId → latest receipt handle of every message to make visible again when the run ends
         self.held: dict[str, str] = {}
@@ -177,6 +214,7 @@ class _Run:
         attributes: dict[str, Any] = message.get("MessageAttributes") or {}
         reason = string_attribute(attributes, REASON) or NO_REASON
         self.by_reason[reason] += 1
+        self._describe(message, attributes, reason)
         request = self.request
         if (request.reason is not None and reason != request.reason) or (
             request.integration_id is not None
@@ -192,6 +230,30 @@ class _Run:
                 return True
         self.held[message_id] = message["ReceiptHandle"]
         return False
+
+    def _describe(self, message: dict[str, Any], attributes: dict[str, Any], reason: str) -> None:
+        integration_id = string_attribute(attributes, INTEGRATION_ID)
+        self.by_integration[integration_id or ""] += 1
+        sent_ms = _int((message.get("Attributes") or {}).get("SentTimestamp"))
+        if sent_ms is not None and (self.oldest_ms is None or sent_ms < self.oldest_ms):
+            self.oldest_ms = sent_ms
+        if len(self.report.samples) < MAX_SAMPLES:
+            kind, name = _labels(message.get("Body", ""))
+            self.report.samples.append(
+                DlqSample(
+                    message_id=message["MessageId"],
+                    reason=reason,
+                    integration_id=integration_id,
+                    detail=string_attribute(attributes, DETAIL),
+                    event_type=kind,
+                    event_name=name,
+                    sent_at=(
+                        datetime.fromtimestamp(sent_ms / 1000, UTC).isoformat()
+                        if sent_ms is not None
+                        else None
+                    ),
+                )
+            )
 
     def _move(
         self, messages: list[dict[str, Any]], remaining_ms: Callable[[], int] | None
@@ -221,6 +283,30 @@ class _Run:
             )
             return "delete_error"
         return "send_error" if result.refused else None
+
+
+def _int(value: object) -> int | None:
+    try:
+        return int(str(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _labels(body: str) -> tuple[str | None, str | None]:
+    """The event's `type` and `event` (or page `name`) when they are short strings; nothing else of it."""
+    import json
+
+    try:
+        raw = json.loads(body)
+    except (ValueError, RecursionError):
+        return None, None
+    if not isinstance(raw, dict):
+        return None, None
+    return _short(raw.get("type")), _short(raw.get("event") or raw.get("name"))
+
+
+def _short(value: object) -> str | None:
+    return value if isinstance(value, str) and len(value) <= SAMPLE_NAME_CHARS else None
 
 
 def _forwarded_attributes(attributes: Mapping[str, Any]) -> dict[str, dict[str, Any]]:

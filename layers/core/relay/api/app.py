@@ -37,12 +37,13 @@ def build(deps: AdminDeps) -> APIGatewayHttpResolver:
     from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
     from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-    from relay.api import checks, integrations
+    from relay.api import checks, dlq, integrations
 
     app = APIGatewayHttpResolver(enable_validation=True)
     router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]
     integrations.routes(router, deps)
     checks.routes(router, deps)
+    dlq.routes(router, deps)
     app.include_router(router)
     problems.install(app, log=deps.log, correlation=lambda: _correlation_id(app.current_event.raw_event))
 

@@ -14,7 +14,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 from pydantic import BaseModel
 
-from relay.api.auth import fingerprint, presented
+from relay.api.audit import record
 from relay.api.problems import JSON, ProblemBody
 from relay.errors import PreconditionFailed
 from relay.integrations import (
@@ -123,11 +123,7 @@ def routes(router: APIGatewayHttpRouter, deps: AdminDeps) -> None:
     """Add the integrations routes to `router`, closing over `deps`."""
 
     def audit(action: str, integration_id: str, **extra: Any) -> None:
-        token = presented(router.current_event.headers)
-        who = fingerprint(token) if token else None
-        deps.log().info(
-            "admin change", extra={"audit": {"who": who, "action": action, "id": integration_id, **extra}}
-        )
+        record(deps, router.current_event.headers, action, integration_id, **extra)
 
     def view(stored: StoredIntegration, status: int = 200, **headers: str) -> Response[IntegrationView]:
         return Response(
