@@ -131,6 +131,7 @@ def admin_settings(local: LocalStack, **overrides: Any) -> AdminSettings:
     deliver = local.settings(None)
     values: dict[str, Any] = {
         "integrations_table": deliver.integrations_table,
+        "sources_table": local.tables["SourcesTable"],
         "debugger_table": deliver.debugger_table,
         "token_secret_prefix": deliver.token_secret_prefix,
         "dlq_url": local.dlq_url,

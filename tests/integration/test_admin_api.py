@@ -217,6 +217,10 @@ ROUTES = [
     ("GET", f"{PREFIX}/int-1/health"),
     ("GET", "/v1/admin/dlq"),
     ("POST", "/v1/admin/dlq/redrive"),
+    ("POST", "/v1/admin/sources"),
+    ("GET", "/v1/admin/sources/src-1"),
+    ("POST", "/v1/admin/sources/src-1/rotate-key"),
+    ("DELETE", "/v1/admin/sources/src-1"),
 ]
 
 
@@ -265,6 +269,9 @@ def test_the_openapi_document_is_the_one_open_route_and_describes_the_api(admin)
         f"{PREFIX}/{{integration_id}}/health",
         "/v1/admin/dlq",
         "/v1/admin/dlq/redrive",
+        "/v1/admin/sources",
+        "/v1/admin/sources/{source_id}",
+        "/v1/admin/sources/{source_id}/rotate-key",
     }
     assert set(document["paths"][PREFIX]) == {"get", "post"}
     assert set(document["paths"][f"{PREFIX}/{{integration_id}}"]) == {"get", "patch", "delete"}

@@ -232,7 +232,7 @@ def test_deliver_environment_names_every_resource_it_uses():
     }
 
 
-@pytest.mark.parametrize("table", ["IntegrationsTable", "LedgerTable", "DebuggerTable"])
+@pytest.mark.parametrize("table", ["IntegrationsTable", "SourcesTable", "LedgerTable", "DebuggerTable"])
 def test_tables_are_on_demand_and_encrypted(table: str):
     # GIVEN a table / THEN it is billed per request and encrypted at rest
     properties = props(table)
@@ -330,10 +330,10 @@ def test_admin_function_is_granted_exactly_what_it_uses():
     # THEN integrations CRUD on the table (Query on its index), the newest debugger record, token writes
     # (and reads for test events and health), the admin token, the redrive
     assert granted == {
-        "dynamodb:GetItem": {"IntegrationsTable.Arn"},
-        "dynamodb:PutItem": {"IntegrationsTable.Arn"},
-        "dynamodb:DeleteItem": {"IntegrationsTable.Arn"},
-        "dynamodb:Scan": {"IntegrationsTable.Arn"},
+        "dynamodb:GetItem": {"IntegrationsTable.Arn", "SourcesTable.Arn"},
+        "dynamodb:PutItem": {"IntegrationsTable.Arn", "SourcesTable.Arn"},
+        "dynamodb:DeleteItem": {"IntegrationsTable.Arn", "SourcesTable.Arn"},
+        "dynamodb:Scan": {"IntegrationsTable.Arn", "SourcesTable.Arn"},
         "dynamodb:Query": {"${IntegrationsTable.Arn}/index/by_source", "DebuggerTable.Arn"},
         "secretsmanager:CreateSecret": {secret},
         "secretsmanager:PutSecretValue": {secret},
@@ -542,6 +542,7 @@ def test_outputs_name_the_stack_resources():
         "EventsQueueUrl": "EventsQueue",
         "DeadLetterQueueUrl": "DeadLetterQueue",
         "IntegrationsTableName": "IntegrationsTable",
+        "SourcesTableName": "SourcesTable",
         "LedgerTableName": "LedgerTable",
         "DebuggerTableName": "DebuggerTable",
         "DeliverFunctionName": "DeliverFunction",
@@ -723,6 +724,7 @@ CHECKOV_SKIPS = {
     ("EventsQueue", "CKV_AWS_27"),  # SQS-managed SSE, not a KMS key
     ("DeadLetterQueue", "CKV_AWS_27"),
     ("IntegrationsTable", "CKV_AWS_119"),  # AWS managed key, not a customer managed one
+    ("SourcesTable", "CKV_AWS_119"),
     ("LedgerTable", "CKV_AWS_119"),
     ("DebuggerTable", "CKV_AWS_119"),
     ("LedgerTable", "CKV_AWS_28"),  # no point-in-time recovery for TTL'd tables
@@ -879,7 +881,7 @@ def test_translated_roles_grant_no_queue_or_table_action_on_a_wildcard(tracing: 
         if any(a.startswith(("sqs:", "dynamodb:")) for a in _as_list(statement["Action"]))
     ]
     # THEN each names its resources (no "*" anywhere in them) and no action is a wildcard
-    assert len(data_statements) == 12
+    assert len(data_statements) == 13
     for statement in data_statements:
         assert statement["Effect"] == "Allow"
         assert "*" not in json.dumps(statement["Resource"])

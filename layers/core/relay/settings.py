@@ -58,6 +58,7 @@ class AdminSettings(_Settings):
     `admin_token_secret` (deployed), else from RELAY_ADMIN_TOKEN (`relay local serve`)."""
 
     integrations_table: str = Field(min_length=1)
+    sources_table: str = Field(min_length=1)
     debugger_table: str = Field(min_length=1)
     token_secret_prefix: str = Field(min_length=1)
     dlq_url: str = Field(min_length=1)

@@ -37,13 +37,14 @@ def build(deps: AdminDeps) -> APIGatewayHttpResolver:
     from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
     from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-    from relay.api import checks, dlq, integrations
+    from relay.api import checks, dlq, integrations, sources
 
     app = APIGatewayHttpResolver(enable_validation=True)
     router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]
     integrations.routes(router, deps)
     checks.routes(router, deps)
     dlq.routes(router, deps)
+    sources.routes(router, deps)
     app.include_router(router)
     problems.install(app, log=deps.log, correlation=lambda: _correlation_id(app.current_event.raw_event))
 

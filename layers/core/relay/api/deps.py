@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from relay.integrations import IntegrationStore
     from relay.redrive import RedriveReport, RedriveRequest
+    from relay.sources import SourceStore
 
 
 class Vault(Protocol):
@@ -33,6 +34,7 @@ class AdminDeps:
     `last_delivery(id)` the newest event debugger record of an integration."""
 
     store: IntegrationStore
+    sources: SourceStore
     vault: Vault
     admin_token: Callable[[], str]
     redrive: Callable[[RedriveRequest], RedriveReport]

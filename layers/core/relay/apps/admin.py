@@ -80,6 +80,7 @@ def build_deps(config: AdminSettings, clients: Callable[[str], Any] = aws_client
         )
 
     from relay.debugger import Debugger
+    from relay.sources import SourceStore
     from relay.vendors import VENDORS
 
     debugger = Debugger(clients("dynamodb"), config.debugger_table)
@@ -92,6 +93,7 @@ def build_deps(config: AdminSettings, clients: Callable[[str], Any] = aws_client
 
     return AdminDeps(
         store=IntegrationStore(clients("dynamodb"), config.integrations_table, ttl_s=0),
+        sources=SourceStore(clients("dynamodb"), config.sources_table),
         vault=TokenVault(clients("secretsmanager"), config.token_secret_prefix, cache_s=0),
         admin_token=admin_token_reader(config, clients),
         redrive=run_redrive,

@@ -92,6 +92,7 @@ class LocalServer:
         deliver_settings = stack.settings(self.graph_url)
         admin = AdminSettings(
             integrations_table=deliver_settings.integrations_table,
+            sources_table=stack.tables["SourcesTable"],
             debugger_table=deliver_settings.debugger_table,
             token_secret_prefix=deliver_settings.token_secret_prefix,
             graph_url=self.graph_url,
