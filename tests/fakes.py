@@ -270,7 +270,13 @@ class FakeDebugger:
         self._lock = threading.Lock()
 
     def record(
-        self, integration: Integration, events: Sequence[ServerEvent], outcome: str, detail: str
+        self,
+        integration: Integration,
+        events: Sequence[ServerEvent],
+        outcome: str,
+        detail: str,
+        *,
+        fbtrace_id: str | None = None,
     ) -> None:
         if self.fail:
             raise FakeAwsError("ValidationException")

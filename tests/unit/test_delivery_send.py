@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from relay.delivery.dedupe import dedupe
@@ -53,6 +54,18 @@ def test_an_accepted_request_is_recorded_in_the_ledger_and_delivered():
     assert (result.requests, result.retry, result.parked, result.refused) == (1, [], [], None)
     assert [r.events_received for r in result.receipts] == [3]
     assert fakes.debugger.records == []  # debug is off: successes are not recorded
+
+
+def test_successes_are_recorded_before_debug_until_and_not_after():
+    # GIVEN one integration debugging until an hour after NOW, another whose window ended a minute before
+    for until, recorded in ((NOW + timedelta(hours=1), True), (NOW - timedelta(minutes=1), False)):
+        window = integration().model_copy(update={"debug_until": until})
+        fakes = Fakes(integrations=FakeIntegrations({"src-1": [window]}))
+        deps, jobs = _jobs(fakes, 2)
+        # WHEN sent
+        send_job(jobs[0], deps, NOW)
+        # THEN the success is in the debugger only inside the window, with Meta's trace id
+        assert [r.outcome for r in fakes.debugger.records] == (["delivered"] if recorded else [])
 
 
 def test_a_success_is_recorded_in_the_debugger_when_the_integration_debugs():

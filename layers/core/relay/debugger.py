@@ -45,8 +45,16 @@ class Debugger:
         self._table = table
 
     def record(
-        self, integration: Integration, events: Sequence[ServerEvent], outcome: str, detail: str
+        self,
+        integration: Integration,
+        events: Sequence[ServerEvent],
+        outcome: str,
+        detail: str,
+        *,
+        fbtrace_id: str | None = None,
     ) -> None:
+        """One record per event (at most MAX_RECORDS_PER_CALL), expiring after RETENTION; raises
+        DebuggerIncomplete when DynamoDB leaves some unwritten."""
         now = datetime.now(UTC)
         expires = str(int((now + RETENTION).timestamp()))
         items = []
@@ -67,6 +75,7 @@ class Debugger:
                             "detail": {"S": detail[:DETAIL_CHARS]},
                             "payload": {"S": payload},
                             "expires_at": {"N": expires},
+                            **({"fbtrace_id": {"S": fbtrace_id}} if fbtrace_id else {}),
                         }
                     }
                 }
@@ -97,6 +106,65 @@ class Debugger:
         found = {key: value.get("S", "") for key, value in item.items() if isinstance(value, dict)}
         found["recorded_at"] = found.get("recorded_at", "").split("#", 1)[0]
         return found
+
+    def query(
+        self,
+        integration_id: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        outcome: str | None = None,
+        event_name: str | None = None,
+        limit: int = 50,
+        start: dict[str, Any] | None = None,
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """Records of `integration_id`, newest first, within [since, until], filtered on outcome and
+        event_name; at most `limit` items read per page (filters apply after the read, so a page may hold
+        fewer), and the key to continue from (None: the end). Payloads come back decoded."""
+        low = since.astimezone(UTC).isoformat() if since else "0"
+        high = (until.astimezone(UTC).isoformat() if until else "9999") + "#~"
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "integration_id = :i AND recorded_at BETWEEN :low AND :high",
+            "ExpressionAttributeValues": {
+                ":i": {"S": integration_id},
+                ":low": {"S": low},
+                ":high": {"S": high},
+            },
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        filters = []
+        if outcome is not None:
+            filters.append("outcome = :o")
+            kwargs["ExpressionAttributeValues"][":o"] = {"S": outcome}
+        if event_name is not None:
+            filters.append("event_name = :n")
+            kwargs["ExpressionAttributeValues"][":n"] = {"S": event_name}
+        if filters:
+            kwargs["FilterExpression"] = " AND ".join(filters)
+        if start:
+            kwargs["ExclusiveStartKey"] = start
+        answer = self._db.query(**kwargs)
+        records = []
+        for item in answer.get("Items", []):
+            text = {k: v.get("S") for k, v in item.items() if isinstance(v, dict) and "S" in v}
+            try:
+                payload = json.loads(text.get("payload") or "null")
+            except ValueError:
+                payload = None
+            records.append(
+                {
+                    "recorded_at": (text.get("recorded_at") or "").split("#", 1)[0],
+                    "event_name": text.get("event_name"),
+                    "event_id": text.get("event_id"),
+                    "status": text.get("outcome"),
+                    "detail": text.get("detail"),
+                    "fbtrace_id": text.get("fbtrace_id"),
+                    "payload": payload,
+                }
+            )
+        return records, answer.get("LastEvaluatedKey")
 
 
 class DebuggerIncomplete(RuntimeError):

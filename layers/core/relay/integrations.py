@@ -63,6 +63,12 @@ class Integration(_Common):
 
     id: str
     config: VendorConfig
+    # Successes are recorded in the debugger until then too (POST .../debug sets it; it lapses by itself).
+    debug_until: datetime | None = None
+
+    def debugging(self, now: datetime) -> bool:
+        """Whether successful deliveries are recorded at `now` (`debug`, or before `debug_until`)."""
+        return self.debug or (self.debug_until is not None and now < self.debug_until)
 
 
 class IntegrationInput(_Common):
@@ -87,6 +93,7 @@ class StoredIntegration(_Common):
     config: VendorConfig
     token_last4: str = ""
     secret_version: str = ""
+    debug_until: datetime | None = None
     version: int = Field(default=1, ge=1)
     created_at: str = ""
     updated_at: str = ""
@@ -430,6 +437,17 @@ def update(
     stored = current.model_copy(update={**changes, "version": current.version + 1, "updated_at": _now()})
     store.replace(stored, expected_version=current.version)
     return Changed(stored, token is not None)
+
+
+def debug_until(integration_id: str, until: datetime, *, store: IntegrationStore) -> StoredIntegration:
+    """Record successful deliveries of the integration in the debugger until `until` (an expiry, not a
+    flag: it lapses by itself). Raises NotFound, or PreconditionFailed when it changed meanwhile."""
+    current = store.get(integration_id)
+    stored = current.model_copy(
+        update={"debug_until": until, "version": current.version + 1, "updated_at": _now()}
+    )
+    store.replace(stored, expected_version=current.version)
+    return stored
 
 
 class TokenRemover(Protocol):

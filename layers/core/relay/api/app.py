@@ -37,7 +37,7 @@ def build(deps: AdminDeps) -> APIGatewayHttpResolver:
     from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
     from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-    from relay.api import checks, dlq, integrations, sources
+    from relay.api import checks, deliveries, dlq, integrations, sources
 
     app = APIGatewayHttpResolver(enable_validation=True)
     router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]
@@ -45,6 +45,7 @@ def build(deps: AdminDeps) -> APIGatewayHttpResolver:
     checks.routes(router, deps)
     dlq.routes(router, deps)
     sources.routes(router, deps)
+    deliveries.routes(router, deps)
     app.include_router(router)
     problems.install(app, log=deps.log, correlation=lambda: _correlation_id(app.current_event.raw_event))
 

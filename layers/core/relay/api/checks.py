@@ -149,7 +149,7 @@ def routes(router: APIGatewayHttpRouter, deps: AdminDeps) -> None:
         common: dict[str, Any] = {
             "pixel_id": config.pixel_id,
             "api_version": config.api_version,
-            "last_delivery": deps.last_delivery(integration_id),
+            "last_delivery": deps.debugger.latest(integration_id),
             "dlq": _dlq_count(deps, integration_id),
         }
         if token is None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from relay.debugger import Debugger
     from relay.integrations import IntegrationStore
     from relay.redrive import RedriveReport, RedriveRequest
     from relay.sources import SourceStore
@@ -31,7 +32,7 @@ class AdminDeps:
     """`admin_token` is read when a request arrives (a rotated secret is picked up by a new container);
     `redrive` runs relay.redrive with the function's queues (a token change redrives `reason=auth`; a dry
     run counts an integration's DLQ messages); `client(vendor)` is that vendor's API client;
-    `last_delivery(id)` the newest event debugger record of an integration."""
+    `debugger` reads the event debugger's records."""
 
     store: IntegrationStore
     sources: SourceStore
@@ -40,4 +41,4 @@ class AdminDeps:
     redrive: Callable[[RedriveRequest], RedriveReport]
     log: Callable[[], AuditLog]
     client: Callable[[str], Any]
-    last_delivery: Callable[[str], dict[str, str] | None]
+    debugger: Debugger

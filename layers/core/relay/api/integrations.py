@@ -69,6 +69,7 @@ class IntegrationView(BaseModel):
     debug: bool
     config: dict[str, Any]
     token_last4: str
+    debug_until: str | None = None
     version: int
     created_at: str
     updated_at: str

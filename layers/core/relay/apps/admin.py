@@ -99,7 +99,7 @@ def build_deps(config: AdminSettings, clients: Callable[[str], Any] = aws_client
         redrive=run_redrive,
         log=logger,
         client=client,
-        last_delivery=debugger.latest,
+        debugger=debugger,
     )
 
 

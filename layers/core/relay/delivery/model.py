@@ -62,7 +62,13 @@ class DeadLetterSink(Protocol):
 
 class DebugSink(Protocol):
     def record(
-        self, integration: Integration, events: Sequence[ServerEvent], outcome: str, detail: str
+        self,
+        integration: Integration,
+        events: Sequence[ServerEvent],
+        outcome: str,
+        detail: str,
+        *,
+        fbtrace_id: str | None = None,
     ) -> None: ...
 
 

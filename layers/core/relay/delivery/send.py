@@ -143,7 +143,7 @@ def _send(
             if attempt + 1 < GRAPH_ATTEMPTS and time_for_a_call(deps, integration, after_s=delay):
                 deps.sleep(delay)
                 continue
-            _debug(deps, integration, items, error.kind.value, error.summary())
+            _debug(deps, integration, items, error.kind.value, error.summary(), error.fbtrace_id)
             if error.kind is ErrorKind.TRANSPORT:
                 result.returned.extend((item, "transport", error.summary()) for item in items)
             else:
@@ -172,7 +172,7 @@ def _refused(
     result.parked.extend((item, "auth", result.refused) for item in items)
     # No invalidate here: `_changed_token` has just read the stored token into the cache, so a token
     # fixed later is found by the next refusal's re-read.
-    _debug(deps, integration, items, "auth", error.summary())
+    _debug(deps, integration, items, "auth", error.summary(), error.fbtrace_id)
 
 
 def _invalid(
@@ -185,7 +185,7 @@ def _invalid(
     result: JobResult,
 ) -> None:
     if len(items) == 1:  # bisection reached the offending event
-        _debug(deps, integration, items, "invalid", error.summary())
+        _debug(deps, integration, items, "invalid", error.summary(), error.fbtrace_id)
         result.parked.append((items[0], "invalid", error.summary()))
         return
     vendor = VENDORS[integration.vendor]
@@ -229,8 +229,8 @@ def _accepted(
             extra={"integration_id": integration.id, "events": len(items), **error_fields(exc)},
         )
     result.delivered.extend(items)
-    if integration.debug:
-        _debug(deps, integration, items, "delivered", f"fbtrace {receipt.fbtrace_id}")
+    if integration.debugging(now):
+        _debug(deps, integration, items, "delivered", f"fbtrace {receipt.fbtrace_id}", receipt.fbtrace_id)
 
 
 def _unconfirmed(
@@ -257,7 +257,7 @@ def _unconfirmed(
     )
     result.unconfirmed += len(items)
     result.returned.extend((item, "unconfirmed", detail) for item in items)
-    _debug(deps, integration, items, "unconfirmed", detail)
+    _debug(deps, integration, items, "unconfirmed", detail, receipt.fbtrace_id)
 
 
 def call_budget(deps: Deps, integration: Integration) -> float:
@@ -276,11 +276,18 @@ def time_for_a_call(deps: Deps, integration: Integration, *, after_s: float = 0.
     return deps.remaining_s() - after_s > VENDORS[integration.vendor].CALL_TIMEOUT_S + LOCAL_WORK_S
 
 
-def _debug(deps: Deps, integration: Integration, items: list[Pending], outcome: str, detail: str) -> None:
+def _debug(
+    deps: Deps,
+    integration: Integration,
+    items: list[Pending],
+    outcome: str,
+    detail: str,
+    fbtrace_id: str | None = None,
+) -> None:
     if deps.debugger is None:
         return
     try:
-        deps.debugger.record(integration, [i.event for i in items], outcome, detail)
+        deps.debugger.record(integration, [i.event for i in items], outcome, detail, fbtrace_id=fbtrace_id)
     except Exception as exc:  # the debugger is best-effort; delivery never fails because of it
         deps.logger().warning(
             "debugger record failed", extra={"integration_id": integration.id, **error_fields(exc)}
