@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from pydantic import BaseModel, ConfigDict, Field
 
-from relay.api.integrations import ERRORS, PREFIX, IntegrationId
+from relay.api.integrations import PREFIX, IntegrationId, answers
 from relay.errors import BadRequest
 from relay.redrive import RedriveRequest
 from relay.secrets import MissingToken
@@ -104,7 +104,9 @@ def routes(router: APIGatewayHttpRouter, deps: AdminDeps) -> None:
     """Add /test and /health to `router`, closing over `deps`."""
     from relay.outbound import SendError
 
-    @router.post(f"{PREFIX}/<integration_id>/test", summary="Send one test event to Meta", responses=ERRORS)
+    @router.post(
+        f"{PREFIX}/<integration_id>/test", summary="Send one test event to Meta", responses=answers()
+    )
     def send_test(
         integration_id: IntegrationId, body: Annotated[TestRequest | None, Body()] = None
     ) -> TestResult:
@@ -140,7 +142,7 @@ def routes(router: APIGatewayHttpRouter, deps: AdminDeps) -> None:
         )
 
     @router.get(
-        f"{PREFIX}/<integration_id>/health", summary="Check the token and the pixel", responses=ERRORS
+        f"{PREFIX}/<integration_id>/health", summary="Check the token and the pixel", responses=answers()
     )
     def health(integration_id: IntegrationId) -> HealthResult:
         integration = deps.store.get(integration_id).view()

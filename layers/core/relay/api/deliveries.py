@@ -14,7 +14,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from relay.api.audit import record
-from relay.api.integrations import ERRORS, PREFIX, IntegrationId, IntegrationView, etag
+from relay.api.integrations import PREFIX, IntegrationId, IntegrationView, answers, etag
 from relay.api.problems import JSON
 from relay.errors import BadRequest
 from relay.integrations import debug_until, decode_cursor, encode_cursor
@@ -56,7 +56,7 @@ def routes(router: APIGatewayHttpRouter, deps: AdminDeps) -> None:
     @router.get(
         f"{PREFIX}/<integration_id>/deliveries",
         summary="Recent deliveries (the event debugger)",
-        responses=ERRORS,
+        responses=answers(),
     )
     def deliveries(
         integration_id: IntegrationId,
@@ -85,7 +85,7 @@ def routes(router: APIGatewayHttpRouter, deps: AdminDeps) -> None:
         )
 
     @router.post(
-        f"{PREFIX}/<integration_id>/debug", summary="Record successes too, for N minutes", responses=ERRORS
+        f"{PREFIX}/<integration_id>/debug", summary="Record successes too, for N minutes", responses=answers()
     )
     def debug(integration_id: IntegrationId, body: DebugRequest) -> Response[IntegrationView]:
         until = datetime.now(UTC) + timedelta(minutes=body.minutes)

@@ -15,7 +15,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel
 
 from relay.api import audit
-from relay.api.integrations import ERRORS
+from relay.api.integrations import answers
 from relay.redrive import DlqSample, RedriveReport, RedriveRequest
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ class DlqView(BaseModel):
 def routes(router: APIGatewayHttpRouter, deps: AdminDeps) -> None:
     """Add the DLQ routes to `router`, closing over `deps`."""
 
-    @router.get(PREFIX, summary="Inspect the dead-letter queue", responses=ERRORS)
+    @router.get(PREFIX, summary="Inspect the dead-letter queue", responses=answers())
     def inspect(
         max_messages: Annotated[int, Query(ge=1, le=INSPECT_MAX)] = INSPECT_DEFAULT,
     ) -> DlqView:
@@ -60,7 +60,9 @@ def routes(router: APIGatewayHttpRouter, deps: AdminDeps) -> None:
             complete=report.stopped in ("empty", "seen_again"),
         )
 
-    @router.post(f"{PREFIX}/redrive", summary="Move dead-lettered events back to the queue", responses=ERRORS)
+    @router.post(
+        f"{PREFIX}/redrive", summary="Move dead-lettered events back to the queue", responses=answers()
+    )
     def redrive(body: RedriveRequest) -> RedriveReport:
         report = deps.redrive(body)
         audit.record(

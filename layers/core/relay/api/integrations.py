@@ -41,7 +41,7 @@ DEFAULT_PAGE = 50
 TOKEN_CHANGE_REDRIVE_MAX = 1000
 _ETAG = re.compile(r'^(?:W/)?"?(\d{1,18})"?$')
 ERRORS: dict[int, OpenAPIResponse] = {
-    status: {"description": text, "content": {JSON: {"schema": ProblemBody.model_json_schema()}}}
+    status: {"description": text, "content": {JSON: {"model": ProblemBody}}}
     for status, text in (
         (400, "the body is not JSON"),
         (401, "missing or wrong admin token"),
@@ -53,6 +53,13 @@ ERRORS: dict[int, OpenAPIResponse] = {
         (422, "invalid fields, each named by its path"),
     )
 }
+
+
+def answers(status: int = 200, text: str = "done", *, empty: bool = False) -> dict[int, OpenAPIResponse]:
+    """A route's documented answers: its success (schema from its return annotation; `empty`: no body)
+    and every refusal of the error contract."""
+    success: OpenAPIResponse = {"description": text, "content": {}} if empty else {"description": text}
+    return {status: success, **ERRORS}
 
 
 class IntegrationView(BaseModel):
@@ -134,15 +141,13 @@ def routes(router: APIGatewayHttpRouter, deps: AdminDeps) -> None:
             headers={"ETag": etag(stored.version), **headers},
         )
 
-    @router.post(
-        PREFIX, summary="Create an integration", responses={201: {"description": "created"}, **ERRORS}
-    )
+    @router.post(PREFIX, summary="Create an integration", responses=answers(201, "created"))
     def create(body: IntegrationInput) -> Response[IntegrationView]:
         stored = register(body, store=deps.store, vault=deps.vault)
         audit("integration.create", stored.id, source_id=stored.source_id)
         return view(stored, 201, Location=f"{PREFIX}/{stored.id}")
 
-    @router.get(PREFIX, summary="List integrations", responses=ERRORS)
+    @router.get(PREFIX, summary="List integrations", responses=answers())
     def list_integrations(
         source_id: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
@@ -155,12 +160,12 @@ def routes(router: APIGatewayHttpRouter, deps: AdminDeps) -> None:
             next_cursor=next_cursor,
         )
 
-    @router.get(f"{PREFIX}/<integration_id>", summary="Read an integration", responses=ERRORS)
+    @router.get(f"{PREFIX}/<integration_id>", summary="Read an integration", responses=answers())
     def read(integration_id: IntegrationId) -> Response[IntegrationView]:
         return view(deps.store.get(integration_id))
 
     @router.patch(
-        f"{PREFIX}/<integration_id>", summary="Change an integration (JSON merge patch)", responses=ERRORS
+        f"{PREFIX}/<integration_id>", summary="Change an integration (JSON merge patch)", responses=answers()
     )
     def patch(
         integration_id: IntegrationId, body: IntegrationPatch, if_match: IfMatch = None
@@ -185,7 +190,7 @@ def routes(router: APIGatewayHttpRouter, deps: AdminDeps) -> None:
     @router.delete(
         f"{PREFIX}/<integration_id>",
         summary="Delete an integration (its token secret is scheduled for deletion)",
-        responses={204: {"description": "deleted"}, **ERRORS},
+        responses=answers(204, "deleted", empty=True),
     )
     def delete(integration_id: IntegrationId, if_match: IfMatch = None) -> Response[None]:
         remove(

@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel
 
 from relay.api.audit import record
-from relay.api.integrations import ERRORS, IfMatch, etag, if_match_version
+from relay.api.integrations import IfMatch, answers, etag, if_match_version
 from relay.api.problems import JSON
 from relay.errors import Conflict
 from relay.integrations import decode_cursor, encode_cursor
@@ -55,14 +55,14 @@ def routes(router: APIGatewayHttpRouter, deps: AdminDeps) -> None:
     @router.post(
         PREFIX,
         summary="Create a source (its write key is in this answer only)",
-        responses={201: {"description": "created"}, **ERRORS},
+        responses=answers(201, "created"),
     )
     def create(body: SourceInput) -> Response[IssuedSource]:
         found = deps.sources.create(body)
         audit("source.create", found.source.id)
         return issued(found, 201, Location=f"{PREFIX}/{found.source.id}")
 
-    @router.get(PREFIX, summary="List sources", responses=ERRORS)
+    @router.get(PREFIX, summary="List sources", responses=answers())
     def list_sources(
         limit: Annotated[int, Query(ge=1, le=100)] = 50,
         cursor: Annotated[str | None, Query(max_length=2048)] = None,
@@ -70,12 +70,12 @@ def routes(router: APIGatewayHttpRouter, deps: AdminDeps) -> None:
         items, last = deps.sources.page(limit=limit, cursor=decode_cursor(cursor) if cursor else None)
         return SourcePage(items=items, next_cursor=encode_cursor(last) if last else None)
 
-    @router.get(f"{PREFIX}/<source_id>", summary="Read a source", responses=ERRORS)
+    @router.get(f"{PREFIX}/<source_id>", summary="Read a source", responses=answers())
     def read(source_id: SourceId) -> Response[Source]:
         source = deps.sources.get(source_id)
         return Response(200, JSON, source, headers={"ETag": etag(source.version)})
 
-    @router.patch(f"{PREFIX}/<source_id>", summary="Change a source (JSON merge patch)", responses=ERRORS)
+    @router.patch(f"{PREFIX}/<source_id>", summary="Change a source (JSON merge patch)", responses=answers())
     def patch(source_id: SourceId, body: SourcePatch, if_match: IfMatch = None) -> Response[Source]:
         source = deps.sources.update(
             source_id, body.model_dump(exclude_unset=True), expected_version=if_match_version(if_match)
@@ -86,7 +86,7 @@ def routes(router: APIGatewayHttpRouter, deps: AdminDeps) -> None:
     @router.post(
         f"{PREFIX}/<source_id>/rotate-key",
         summary="Issue a new write key (the old one stops at once)",
-        responses=ERRORS,
+        responses=answers(),
     )
     def rotate_key(source_id: SourceId, if_match: IfMatch = None) -> Response[IssuedSource]:
         found = deps.sources.rotate_key(source_id, expected_version=if_match_version(if_match))
@@ -96,7 +96,7 @@ def routes(router: APIGatewayHttpRouter, deps: AdminDeps) -> None:
     @router.delete(
         f"{PREFIX}/<source_id>",
         summary="Delete a source without integrations",
-        responses={204: {"description": "deleted"}, **ERRORS},
+        responses=answers(204, "deleted", empty=True),
     )
     def delete(source_id: SourceId, if_match: IfMatch = None) -> Response[None]:
         deps.sources.get(source_id)  # 404 first
