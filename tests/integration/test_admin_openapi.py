@@ -32,7 +32,7 @@ def server() -> Iterator[LocalServer]:
 
 @pytest.fixture(scope="module")
 def api_schema(server: LocalServer) -> schemathesis.BaseSchema:
-    with urllib.request.urlopen(f"{server.url}/v1/admin/openapi.json", timeout=10) as answer:  # noqa: S310
+    with urllib.request.urlopen(f"{server.url}/v1/admin/openapi.json", timeout=10) as answer:
         document = json.load(answer)
     return schemathesis.openapi.from_dict(document)
 
@@ -46,7 +46,9 @@ def test_no_input_makes_the_admin_api_fail_or_answer_outside_its_document(server
     for operation in operations:
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @settings(
+            max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None
+        )
         def exercise(case: Any) -> None:
             # WHEN it is sent
             response = case.call(base_url=server.url, headers=headers, timeout=30)

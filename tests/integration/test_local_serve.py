@@ -122,6 +122,31 @@ def test_a_token_fix_redrives_the_parked_events_and_the_worker_delivers_them(ser
     assert server.worker_errors == 0
 
 
+def test_the_product_curl_integration_tests_and_is_healthy_then_a_refused_token_shows_in_health():
+    # GIVEN `relay local serve` with its built-in emulator, and the product description's integration
+    with LocalServer(port=0, admin_token=ADMIN_TOKEN, worker_idle_s=0.05) as server:
+        base = f"{server.url}/v1/admin/integrations"
+        status, _, created = call(base, "POST", PRODUCT_BODY)
+        assert status == 201
+        path = f"{base}/{created['id']}"
+        # WHEN it is tested and its health read, then its token becomes one Meta refuses
+        tested = call(f"{path}/test", "POST", {"test_event_code": "TEST12345"})
+        healthy = call(f"{path}/health")
+        assert call(path, "PATCH", {"config": {"access_token": "expired_access_token"}})[0] == 200
+        refused = call(f"{path}/health")
+        assert server.emulator is not None
+        accepted = list(server.emulator.accepted)
+    # THEN the test event reached the emulator, health was ok, then token_invalid_or_expired
+    assert (tested[0], tested[2]["ok"], tested[2]["events_received"]) == (200, True, 1)
+    assert [(a.pixel_id, a.test_event_code) for a in accepted] == [(PIXEL, "TEST12345")]
+    assert (healthy[0], healthy[2]["status"]) == (200, "ok")
+    assert (refused[0], refused[2]["status"], refused[2]["error"]["code"]) == (
+        200,
+        "token_invalid_or_expired",
+        190,
+    )
+
+
 def test_a_taken_port_is_refused_with_a_clear_error():
     with LocalServer(port=0, admin_token=ADMIN_TOKEN) as first:
         port = int(first.url.rsplit(":", 1)[1])

@@ -288,6 +288,7 @@ class GraphEmulator:
         timeout_accepts: bool = False,
         deprecated_versions: set[str] | None = None,
         unsupported_versions: set[str] | None = None,
+        refused_tokens: set[str] | None = None,
         port: int = 0,
         trickle_interval_s: float = 0.2,
         redirect_location: str = "https://login.example.invalid/sso",
@@ -304,6 +305,8 @@ class GraphEmulator:
         self.deprecated_versions = set(deprecated_versions or ())
         # Versions Meta no longer serves: every call with one is answered code 2635.
         self.unsupported_versions = set(unsupported_versions or ())
+        # Tokens answered code 190 whatever the pixel (a revoked token, for open emulators too).
+        self.refused_tokens = set(refused_tokens or ())
         self.trickle_interval_s = trickle_interval_s
         self.redirect_location = redirect_location
         self.url = ""
@@ -499,6 +502,8 @@ class GraphEmulator:
             expected = self._tokens.get(pixel_id)
         if not token:
             raise _GraphError(400, 190, "An access token is required to request this resource.")
+        if token in self.refused_tokens:
+            raise _GraphError(400, 190, "Error validating access token: Session has expired.", subcode=463)
         if expected is None and not self._open:
             message = f"Unsupported post request. Object with ID '{pixel_id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation"
             raise _GraphError(400, 100, message, subcode=33)

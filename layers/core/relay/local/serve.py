@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from relay.api.auth import generate_token
+from relay.local.graph import GraphEmulator
 from relay.local.stack import ACCOUNT, LocalStack, Totals
 from relay.settings import AdminSettings
 
@@ -30,6 +31,9 @@ HOST = "127.0.0.1"
 ADMIN_PREFIX = "/v1/admin"
 # Bodies above this are answered 413 unread (API Gateway's own cap is 10 MB; the admin API's is 64 KB).
 MAX_READ_BYTES = 1024 * 1024
+# Access tokens the built-in emulator refuses (code 190), to see a refused token end to end; it accepts
+# any other non-empty token.
+REFUSED_TOKENS = frozenset({"expired_access_token", "revoked_access_token"})
 WORKER_IDLE_S = 0.5
 
 
@@ -58,7 +62,7 @@ class LocalServer:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._server: _Server | None = None
-        self._graph: Any = None
+        self._graph: GraphEmulator | None = None
         self.stack: LocalStack | None = None
         self.totals = Totals()
         self.url = ""
@@ -83,9 +87,7 @@ class LocalServer:
             raise PortInUse(f"cannot listen on {HOST}:{self._port} ({exc.strerror or exc})") from None
         self.stack = stack = LocalStack().__enter__()
         if self._graph_url is None:
-            from relay.local.graph import GraphEmulator
-
-            self._graph = GraphEmulator()
+            self._graph = GraphEmulator(refused_tokens=set(REFUSED_TOKENS))
             self.graph_url = self._graph.start()
         else:
             self.graph_url = self._graph_url
@@ -141,13 +143,22 @@ class LocalServer:
             self.stack.__exit__(None, None, None)
             self.stack = None
 
+    @property
+    def emulator(self) -> GraphEmulator | None:
+        """The built-in Graph emulator (None when a Graph URL was given)."""
+        return self._graph
+
     def banner(self) -> list[str]:
         """What `relay local serve` prints once started (the token only when it generated one)."""
         lines = [
             f"Relay admin API   {self.url}{ADMIN_PREFIX}/integrations",
             f"OpenAPI document  {self.url}{ADMIN_PREFIX}/openapi.json",
             f"Meta Graph API    {self.graph_url}"
-            + ("  (built-in emulator)" if self._graph is not None else ""),
+            + (
+                f"  (built-in emulator: any token but {', '.join(sorted(REFUSED_TOKENS))})"
+                if self._graph is not None
+                else ""
+            ),
         ]
         if self.generated:
             lines.append(
