@@ -131,6 +131,10 @@ def _plain(item: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def _source_of(item: dict[str, Any]) -> Source:
+    return Source.model_validate({k: v for k, v in _plain(item).items() if k != "key_hash"})
+
+
 class SourceStore:
     """The SourcesTable: sources and their key items, changed together in transactions."""
 
@@ -142,7 +146,7 @@ class SourceStore:
     def get(self, source_id: str) -> Source:
         """The source; raises NotFound."""
         item = self._raw(source_id)
-        return Source.model_validate({k: v for k, v in _plain(item).items() if k != "key_hash"})
+        return _source_of(item)
 
     def by_write_key(self, write_key: str) -> Source | None:
         """The source a write key belongs to (one GetItem), or None for an unknown key."""
@@ -164,10 +168,7 @@ class SourceStore:
         if cursor:
             kwargs["ExclusiveStartKey"] = cursor
         answer = self._db.scan(**kwargs)
-        found = [
-            Source.model_validate({k: v for k, v in _plain(i).items() if k != "key_hash"})
-            for i in answer.get("Items", [])
-        ]
+        found = [_source_of(i) for i in answer.get("Items", [])]
         return found, answer.get("LastEvaluatedKey")
 
     def create(self, new: SourceInput, *, new_id: Callable[[], str] | None = None) -> Issued:
@@ -205,10 +206,7 @@ class SourceStore:
         pydantic.ValidationError (the merged source is invalid)."""
         from relay.integrations import merge_patch
 
-        item = self._raw(source_id)
-        current = Source.model_validate({k: v for k, v in _plain(item).items() if k != "key_hash"})
-        if expected_version is not None and expected_version != current.version:
-            raise PreconditionFailed(f"source {source_id} is at version {current.version}")
+        item, current = self._current(source_id, expected_version)
         document = current.model_dump(include=set(_SourceFields.model_fields))
         merged = _SourceFields.model_validate(merge_patch(document, patch))
         changed = current.model_copy(
@@ -233,10 +231,7 @@ class SourceStore:
 
     def rotate_key(self, source_id: str, *, expected_version: int | None = None) -> Issued:
         """A new write key for the source; the old one stops working at once."""
-        item = self._raw(source_id)
-        current = Source.model_validate({k: v for k, v in _plain(item).items() if k != "key_hash"})
-        if expected_version is not None and expected_version != current.version:
-            raise PreconditionFailed(f"source {source_id} is at version {current.version}")
+        item, current = self._current(source_id, expected_version)
         changed = current.model_copy(update={"version": current.version + 1, "updated_at": _now()})
         key = self._new_key()
         digest = key_hash(key)
@@ -264,10 +259,8 @@ class SourceStore:
 
     def delete(self, source_id: str, *, expected_version: int | None = None) -> None:
         """Delete the source and its key item; raises NotFound or PreconditionFailed."""
-        item = self._raw(source_id)
-        version = int(item["version"]["N"])
-        if expected_version is not None and expected_version != version:
-            raise PreconditionFailed(f"source {source_id} is at version {version}")
+        item, current = self._current(source_id, expected_version)
+        version = current.version
         self._transact(
             [
                 {
@@ -287,6 +280,15 @@ class SourceStore:
             ],
             PreconditionFailed(f"source {source_id} changed meanwhile"),
         )
+
+    def _current(self, source_id: str, expected_version: int | None) -> tuple[dict[str, Any], Source]:
+        """The stored item and source; raises NotFound, or PreconditionFailed when `expected_version`
+        (an If-Match) is not its version."""
+        item = self._raw(source_id)
+        current = _source_of(item)
+        if expected_version is not None and expected_version != current.version:
+            raise PreconditionFailed(f"source {source_id} is at version {current.version}")
+        return item, current
 
     def _raw(self, source_id: str) -> dict[str, Any]:
         answer = self._db.get_item(

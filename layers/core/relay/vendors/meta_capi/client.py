@@ -173,15 +173,7 @@ class GraphClient:
         Returns Meta's JSON object on a 2xx answer; raises GraphError as `send` does otherwise."""
         path = f"{self._prefix}/{api_version}/{object_id}"
         status, answer_headers, data, _ = self._call("GET", path, None, token, budget_s)
-        content_type = str(answer_headers.get("Content-Type", ""))
-        if data is None:
-            raise not_graph(status, content_type, f"answer longer than {MAX_ANSWER_BYTES} bytes")
-        try:
-            body = json.loads(data) if data else None
-        except (ValueError, RecursionError):
-            body = None
-        if not 200 <= status < 300:
-            raise classify(status, body, content_type=content_type)
+        body, content_type = _success_json(status, answer_headers, data)
         if not isinstance(body, dict):
             raise not_graph(status, content_type, "no JSON object in a success")
         return body
@@ -241,7 +233,9 @@ class GraphClient:
         return response.status, response.headers, data if complete else None
 
 
-def _receipt(request: GraphRequest, status: int, headers: Any, data: bytes | None, latency: float) -> Receipt:
+def _success_json(status: int, headers: Any, data: bytes | None) -> tuple[Any, str]:
+    """A 2xx answer's decoded JSON (None when not JSON) and media type; raises the GraphError of any
+    other answer, or of one longer than MAX_ANSWER_BYTES."""
     content_type = str(headers.get("Content-Type", ""))
     if data is None:
         raise not_graph(status, content_type, f"answer longer than {MAX_ANSWER_BYTES} bytes")
@@ -251,6 +245,11 @@ def _receipt(request: GraphRequest, status: int, headers: Any, data: bytes | Non
         body = None
     if not 200 <= status < 300:
         raise classify(status, body, content_type=content_type)
+    return body, content_type
+
+
+def _receipt(request: GraphRequest, status: int, headers: Any, data: bytes | None, latency: float) -> Receipt:
+    body, content_type = _success_json(status, headers, data)
     if not isinstance(body, dict) or type(body.get("events_received")) is not int:
         raise not_graph(status, content_type, "no events_received in a success")
     received: int = body["events_received"]
