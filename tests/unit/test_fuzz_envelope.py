@@ -221,6 +221,17 @@ def test_a_hostile_record_never_costs_the_good_records_beside_it(name, changes, 
     assert out.delivered + sum(out.skipped.values()) + sum(out.dead_lettered.values()) == 3
 
 
+def _nan_safe(value: Any) -> Any:
+    """`value` with every NaN made a marker: NaN != NaN, yet two readings of `NaN` are the same answer."""
+    if isinstance(value, float) and value != value:
+        return "<NaN>"
+    if isinstance(value, dict):
+        return {k: _nan_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_nan_safe(v) for v in value)
+    return value
+
+
 def _verdict(validate: Any, body: str | bytes) -> Any:
     # A refusal's wording comes from the bounded validator either way (parse_event_json reads a refused
     # body again through parse_event), so only the outcome is compared here: the event, or refused.
@@ -240,7 +251,11 @@ def test_short_bodies_get_the_same_answer_without_the_per_string_bound(name, cha
     # WHEN the envelope's own validator and the short-body one (no string bound) read it
     # THEN they give the same event, or both refuse it: no string in such a body can cross the bound; and
     # parse_event_json words a refusal as the bounded validator does
-    assert _verdict(_short_body_validator().validate_json, body) == _verdict(_adapter().validate_json, body)
+    short, bounded = (
+        _verdict(_short_body_validator().validate_json, body),
+        _verdict(_adapter().validate_json, body),
+    )
+    assert _nan_safe(short) == _nan_safe(bounded)
     try:
         expected: Any = ("ok", _checked(_adapter().validate_json(body)))
     except ValidationError:
@@ -254,7 +269,7 @@ def test_short_bodies_get_the_same_answer_without_the_per_string_bound(name, cha
         actual: Any = ("ok", parse_event_json(body))
     except EventError as exc:
         actual = ("refused", exc.reason if type(exc) is EventError else "not json")
-    assert actual == expected
+    assert _nan_safe(actual) == _nan_safe(expected)
 
 
 def test_a_string_at_the_bound_is_read_and_one_past_it_refused_in_long_bodies():
