@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from relay.api.deps import AdminDeps
+from relay.local.serve import http_api_event
 from relay.local.stack import LocalStack
 from relay.secrets import secret_name
 from relay.settings import AdminSettings
@@ -96,51 +98,17 @@ def request(
         sent["authorization"] = f"Bearer {token}"
     sent.update(headers or {})
     text = body if isinstance(body, str) or body is None else json.dumps(body)
-    raw_query = "&".join(f"{k}={v}" for k, v in (query or {}).items())
-    return {
-        "version": "2.0",
-        "routeKey": "ANY /v1/admin/{proxy+}",
-        "rawPath": path,
-        "rawQueryString": raw_query,
-        "headers": sent,
-        "queryStringParameters": query,
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": "api",
-            "domainName": "api.example",
-            "domainPrefix": "api",
-            "http": {
-                "method": method,
-                "path": path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": "127.0.0.1",
-                "userAgent": "t",
-            },
-            "requestId": "req-1",
-            "routeKey": "ANY /v1/admin/{proxy+}",
-            "stage": "$default",
-            "time": "03/Dec/2026:19:00:00 +0000",
-            "timeEpoch": 0,
-        },
-        "body": text,
-        "isBase64Encoded": False,
-    }
+    target = path + (f"?{urlencode(query)}" if query else "")
+    data = text.encode("utf-8", "surrogatepass") if text is not None else b""
+    return http_api_event(method, target, sent, data, source_ip="127.0.0.1", request_id="req-1")
 
 
 def admin_settings(local: LocalStack, **overrides: Any) -> AdminSettings:
-    deliver = local.settings(None)
-    values: dict[str, Any] = {
-        "integrations_table": deliver.integrations_table,
-        "sources_table": local.tables["SourcesTable"],
-        "debugger_table": deliver.debugger_table,
-        "token_secret_prefix": deliver.token_secret_prefix,
-        "dlq_url": local.dlq_url,
-        "events_queue_url": local.events_queue_url,
-        "relay_admin_token": ADMIN_TOKEN,
-    }
-    return AdminSettings(**{**values, **overrides})
+    """AdminFunction's settings as the template wires them over `local` (token ADMIN_TOKEN), changed by
+    `overrides` (an admin_token_secret, a graph_url...)."""
+    settings = local.admin_settings(None, ADMIN_TOKEN)
+    return AdminSettings.model_validate({**settings.model_dump(), **overrides})
 
 
 def clients(local: LocalStack) -> Any:
-    by_name = {"dynamodb": local.dynamodb, "sqs": local.sqs, "secretsmanager": local.secretsmanager}
-    return lambda service: by_name[service]
+    return local.clients

@@ -21,6 +21,7 @@ MaxReceiveCount times without success); it is counted, and filtered, as reason `
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -294,8 +295,6 @@ def _int(value: object) -> int | None:
 
 def _labels(body: str) -> tuple[str | None, str | None]:
     """The event's `type` and `event` (or page `name`) when they are short strings; nothing else of it."""
-    import json
-
     try:
         raw = json.loads(body)
     except (ValueError, RecursionError):

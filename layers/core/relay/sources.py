@@ -215,14 +215,7 @@ class SourceStore:
         digest = item["key_hash"]["S"]
         self._transact(
             [
-                {
-                    "Put": {
-                        "TableName": self._table,
-                        "Item": self._source_item(changed, digest),
-                        "ConditionExpression": "version = :v",
-                        "ExpressionAttributeValues": {":v": {"N": str(current.version)}},
-                    }
-                },
+                self._put_source(changed, digest, replacing=current.version),
                 {"Put": {"TableName": self._table, "Item": self._key_item(changed, digest)}},
             ],
             PreconditionFailed(f"source {source_id} changed meanwhile"),
@@ -237,14 +230,7 @@ class SourceStore:
         digest = key_hash(key)
         self._transact(
             [
-                {
-                    "Put": {
-                        "TableName": self._table,
-                        "Item": self._source_item(changed, digest),
-                        "ConditionExpression": "version = :v",
-                        "ExpressionAttributeValues": {":v": {"N": str(current.version)}},
-                    }
-                },
+                self._put_source(changed, digest, replacing=current.version),
                 {
                     "Delete": {
                         "TableName": self._table,
@@ -298,6 +284,17 @@ class SourceStore:
             raise NotFound(f"source {source_id}")
         item: dict[str, Any] = answer["Item"]
         return item
+
+    def _put_source(self, source: Source, digest: str, *, replacing: int) -> dict[str, Any]:
+        """The transaction part that writes `source` only over the stored version `replacing`."""
+        return {
+            "Put": {
+                "TableName": self._table,
+                "Item": self._source_item(source, digest),
+                "ConditionExpression": "version = :v",
+                "ExpressionAttributeValues": {":v": {"N": str(replacing)}},
+            }
+        }
 
     @staticmethod
     def _source_item(source: Source, digest: str) -> dict[str, Any]:

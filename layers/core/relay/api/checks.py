@@ -82,15 +82,8 @@ class HealthResult(BaseModel):
 
 
 def _refusal(diagnosis: Any) -> MetaRefusal:
-    return MetaRefusal(
-        problem=diagnosis.problem,
-        advice=diagnosis.advice,
-        http_status=diagnosis.http_status,
-        code=diagnosis.code,
-        subcode=diagnosis.subcode,
-        fbtrace_id=diagnosis.fbtrace_id,
-        retryable=diagnosis.retryable,
-    )
+    """The vendor's Diagnosis (a dataclass with these attributes) as the API's model."""
+    return MetaRefusal.model_validate(diagnosis, from_attributes=True)
 
 
 def _token(deps: AdminDeps, integration_id: str) -> str | None:

@@ -24,7 +24,6 @@ from urllib.parse import parse_qsl, urlsplit
 from relay.api.auth import generate_token
 from relay.local.graph import GraphEmulator
 from relay.local.stack import ACCOUNT, LocalStack, Totals
-from relay.settings import AdminSettings
 
 DEFAULT_PORT = 8084  # the product description's curl examples use http://localhost:8084
 HOST = "127.0.0.1"
@@ -92,18 +91,7 @@ class LocalServer:
         else:
             self.graph_url = self._graph_url
         deliver_settings = stack.settings(self.graph_url)
-        admin = AdminSettings(
-            integrations_table=deliver_settings.integrations_table,
-            sources_table=stack.tables["SourcesTable"],
-            debugger_table=deliver_settings.debugger_table,
-            token_secret_prefix=deliver_settings.token_secret_prefix,
-            graph_url=self.graph_url,
-            dlq_url=stack.dlq_url,
-            events_queue_url=stack.events_queue_url,
-            relay_admin_token=self.admin_token,
-        )
-        clients = {"dynamodb": stack.dynamodb, "sqs": stack.sqs, "secretsmanager": stack.secretsmanager}
-        admin_deps = build_deps(admin, clients=lambda service: clients[service])
+        admin_deps = build_deps(stack.admin_settings(self.graph_url, self.admin_token), clients=stack.clients)
         server.answer = lambda event: handle(event, None, deps=admin_deps)
         self._server = server
         self.url = f"http://{HOST}:{server.server_address[1]}"

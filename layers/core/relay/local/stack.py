@@ -21,7 +21,7 @@ from relay.integrations import IntegrationInput, IntegrationStore, StoredIntegra
 from relay.local.template import load_template
 from relay.queue import RECEIVE_MAX, Entry, SqsRecord, delete, lambda_record, release, send_batched
 from relay.secrets import TokenVault
-from relay.settings import DeliverSettings
+from relay.settings import AdminSettings, DeliverSettings
 
 ROOT = Path(__file__).resolve().parents[4]
 TEMPLATE = ROOT / "template.yaml"
@@ -173,6 +173,24 @@ class LocalStack:
             {**values, "graph_url": graph_url, "integrations_cache_s": 0, "token_cache_s": 0}
         )
 
+    def admin_settings(self, graph_url: str | None, admin_token: str) -> AdminSettings:
+        """The AdminFunction's environment as the template wires it, with the admin token given directly
+        (RELAY_ADMIN_TOKEN) instead of its secret, pointed at `graph_url`."""
+        variables = dict(
+            self.template["Resources"]["AdminFunction"]["Properties"]["Environment"]["Variables"]
+        )
+        variables.pop("ADMIN_TOKEN_SECRET", None)  # a generated secret: locally the token is passed in
+        env = _resolve(variables, self.context)
+        values = {k.lower(): v for k, v in env.items()}
+        return AdminSettings.model_validate(
+            {**values, "graph_url": graph_url, "relay_admin_token": admin_token, "admin_token_cache_s": 0}
+        )
+
+    def clients(self, service: str) -> Any:
+        """This stack's client for `service` (dynamodb, sqs, secretsmanager): the factory the composition
+        roots take, so every part shares the same moto clients."""
+        return {"dynamodb": self.dynamodb, "sqs": self.sqs, "secretsmanager": self.secretsmanager}[service]
+
     @property
     def events_queue_url(self) -> str:
         return self.queue_urls["EventsQueue"]
@@ -194,8 +212,7 @@ class LocalStack:
         self.vault(settings).put_version(integration_id, token)
 
     def deps(self, settings: DeliverSettings, **overrides: Any) -> Deps:
-        clients = {"dynamodb": self.dynamodb, "sqs": self.sqs, "secretsmanager": self.secretsmanager}
-        deps = build_deps(settings, clients=lambda service: clients[service])
+        deps = build_deps(settings, clients=self.clients)
         for key, value in overrides.items():
             setattr(deps, key, value)
         return deps
