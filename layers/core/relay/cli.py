@@ -155,7 +155,9 @@ def _cmd_local_serve(args: argparse.Namespace) -> int:
     from relay.local.serve import LocalServer, PortInUse
 
     graph_url = args.graph_url or os.environ.get("META_GRAPH_URL") or None
-    server = LocalServer(port=args.port, graph_url=graph_url)
+    server = LocalServer(
+        port=args.port, graph_url=graph_url, demo=True, on_meta=lambda line: print(line, flush=True)
+    )
     try:
         server.start()
     except PortInUse as exc:
@@ -216,7 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     r.set_defaults(handler=_cmd_local_run)
     s = local_commands.add_parser(
-        "serve", help="the admin API on 127.0.0.1 over the local stack, with a deliver worker"
+        "serve",
+        help="the admin API, the collector and a demo shop on 127.0.0.1 over the local stack, with a deliver worker",
     )
     s.add_argument(
         "--port", type=int, default=8084, help="port on 127.0.0.1 (default: 8084; 0: any free port)"

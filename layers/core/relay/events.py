@@ -307,11 +307,18 @@ def parse_event(raw: object) -> Event:
     not an object, lacks `type` (or `event` for track), has a field of the wrong type, a string field
     over MAX_FIELD_CHARS, or `properties` nested deeper than MAX_DEPTH.
     """
+    return validated(raw)[1]
+
+
+def validated(raw: object) -> tuple[dict[str, Any], Event]:
+    """`parse_event`, also returning the raw object as it will be queued (lone surrogates replaced).
+
+    Raises EventError as parse_event does."""
     if not isinstance(raw, dict):
         raise EventError(f"event: expected a JSON object, got {type(raw).__name__}")
     clean: dict[str, Any] = _repaired(raw)
     try:
-        return _checked(_adapter().validate_python(clean))
+        return clean, _checked(_adapter().validate_python(clean))
     except ValidationError as exc:
         message_id = clean.get("messageId")
         raise EventError(_describe(exc), message_id if isinstance(message_id, str) else None) from None
@@ -451,7 +458,19 @@ def queue_body(raw: Mapping[str, Any]) -> str:
     Raises EventError (naming the field) when `raw` is not a valid event, so nothing unreadable is queued.
     """
     parse_event(dict(raw))
-    return json.dumps(raw, ensure_ascii=False, separators=(",", ":"))
+    return wire_json(raw)
+
+
+# Characters SQS refuses in a message body that JSON writes as they are (U+FFFE, U+FFFF).
+_SQS_REFUSED = ("\ufffe", "\uffff")
+
+
+def wire_json(raw: Mapping[str, Any]) -> str:
+    """Compact JSON of an (already validated, surrogate-free) event, in characters SQS accepts."""
+    text = json.dumps(raw, ensure_ascii=False, separators=(",", ":"))
+    if any(ch in text for ch in _SQS_REFUSED):
+        text = json.dumps(raw, ensure_ascii=True, separators=(",", ":"))
+    return text
 
 
 def enriched(

@@ -39,6 +39,8 @@ class DeliverSettings(_Settings):
     ledger_table: str = Field(min_length=1)
     debugger_table: str = Field(min_length=1)
     token_secret_prefix: str = Field(min_length=1)
+    # None (a stack from before profiles): events are delivered without profile enrichment.
+    profiles_table: str | None = None
     max_receive_count: int = Field(default=5, ge=1)
     # None: each vendor's own API endpoint (Meta: https://graph.facebook.com); set for emulators.
     graph_url: str | None = None
@@ -70,6 +72,21 @@ class AdminSettings(_Settings):
     admin_token_cache_s: int = Field(default=300, ge=0)
 
 
+class CollectSettings(_Settings):
+    """CollectFunction's environment (template.yaml)."""
+
+    sources_table: str = Field(min_length=1)
+    events_queue_url: str = Field(min_length=1)
+    profiles_table: str = Field(min_length=1)
+    # Proxies (CloudFront: 1) in front of the HTTP API whose X-Forwarded-For entries are trusted.
+    trusted_proxy_hops: int = Field(default=0, ge=0, le=10)
+    profile_ttl_days: int = Field(default=90, ge=1, le=3650)
+    # How long a write key's source (and the origins a preflight may be granted) are kept.
+    source_cache_s: int = Field(default=60, ge=0)
+    # Off only for a collector served over plain http on loopback (relay local serve).
+    cookie_secure: bool = True
+
+
 @cache
 def deliver_settings() -> DeliverSettings:
     return DeliverSettings.from_environ()
@@ -85,8 +102,14 @@ def admin_settings() -> AdminSettings:
     return AdminSettings.from_environ()
 
 
+@cache
+def collect_settings() -> CollectSettings:
+    return CollectSettings.from_environ()
+
+
 def clear() -> None:
     """Forget the cached settings (tests change the environment)."""
     deliver_settings.cache_clear()
     redrive_settings.cache_clear()
     admin_settings.cache_clear()
+    collect_settings.cache_clear()

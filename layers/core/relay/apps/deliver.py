@@ -34,8 +34,17 @@ def build_deps(config: DeliverSettings, clients: Callable[[str], Any] = aws_clie
         ledger=Ledger(dynamodb, config.ledger_table, retention=max_event_age() + RETENTION_MARGIN),
         dead_letters=DeadLetters(clients("sqs"), config.dlq_url),
         debugger=Debugger(dynamodb, config.debugger_table),
+        profiles=_profile_lookup(dynamodb, config.profiles_table),
         max_receive_count=config.max_receive_count,
     )
+
+
+def _profile_lookup(dynamodb: Any, table: str | None) -> Callable[[list[str]], Mapping[str, Any]] | None:
+    if table is None:
+        return None
+    from relay.profiles import ProfileStore
+
+    return ProfileStore(dynamodb, table).lookup
 
 
 @cache

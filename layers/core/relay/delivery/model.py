@@ -16,6 +16,7 @@ from relay.queue import DlqReason, Parked, SqsRecord
 if TYPE_CHECKING:
     from relay.integrations import BrokenIntegration, Integration
     from relay.outbound import Receipt, ServerEvent
+    from relay.profiles import Profile
 
 DEFAULT_SOURCE = "default"
 # Meta's cap per request; the benchmark sets 1 to measure the peers' one-event-per-request way.
@@ -82,6 +83,8 @@ class Deps:
     ledger: LedgerLike
     dead_letters: DeadLetterSink
     debugger: DebugSink | None = None
+    # The hashed profiles of profile keys (relay.profiles.ProfileStore.lookup); None: no enrichment.
+    profiles: Callable[[list[str]], Mapping[str, Profile]] | None = None
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
     sleep: Callable[[float], None] = time.sleep
     max_receive_count: int = 5

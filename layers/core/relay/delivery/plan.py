@@ -7,15 +7,17 @@ cannot be read now is handed back to SQS (parked `unavailable` on its last recei
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
+from relay import profiles
 from relay.aws import error_fields
 from relay.delivery.model import Deps, Job, Pending, Plan
 from relay.events import Event, EventError, context, parse_event_json
 from relay.integrations import BrokenIntegration, Integration
 from relay.ledger import ledger_key
 from relay.outbound import Rejected, Skipped
+from relay.profiles import Profile
 from relay.queue import INTEGRATION_ID, DlqReason, Parked, SqsRecord
 from relay.vendors import VENDORS
 
@@ -23,26 +25,32 @@ from relay.vendors import VENDORS
 SOURCE_ID_LOGGED = 64
 
 
+# Event types that reach a vendor (identify, group and alias are skipped): only these read profiles.
+_PROFILED_TYPES = frozenset({"track", "page", "screen"})
+
+
 def plan(records: Sequence[SqsRecord], deps: Deps, now: datetime) -> Plan:
     """The batch's jobs per integration, parks, skips and records to retry (see the module docstring)."""
     result = Plan()
-    # Each source's integrations, or why they could not be read.
-    per_source: dict[str, Sequence[Integration | BrokenIntegration] | str] = {}
+    parsed: list[tuple[SqsRecord, Event]] = []
     for record in records:
         try:
-            event = parse_event_json(record.body)
+            parsed.append((record, parse_event_json(record.body)))
         except EventError as exc:
             result.parked.append(
                 Parked(record.message_id, record.body, "malformed", None, exc.reason, record.attributes)
             )
-            continue
         except Exception as exc:  # a defect, not the sender's fault: still only this record is parked
             _defect(deps, "parsing", exc)
             detail = f"body: could not be read ({type(exc).__name__})"
             result.parked.append(
                 Parked(record.message_id, record.body, "malformed", None, detail, record.attributes)
             )
-            continue
+    if deps.profiles is not None:
+        parsed = _enriched(parsed, deps, deps.profiles)
+    # Each source's integrations, or why they could not be read.
+    per_source: dict[str, Sequence[Integration | BrokenIntegration] | str] = {}
+    for record, event in parsed:
         source = context(event).get("source_id") or deps.default_source
         if source not in per_source:
             per_source[source] = _integrations(source, deps)
@@ -60,6 +68,42 @@ def plan(records: Sequence[SqsRecord], deps: Deps, now: datetime) -> Plan:
         for target in targets:
             _map(record, event, target, result, now, deps)
     return result
+
+
+def _enriched(
+    parsed: list[tuple[SqsRecord, Event]],
+    deps: Deps,
+    lookup: Callable[[list[str]], Mapping[str, Profile]],
+) -> list[tuple[SqsRecord, Event]]:
+    """Each event with its visitor's profile filled in (relay.profiles.with_profile), all read at once.
+
+    Profiles only add match keys: when they cannot be read, the batch goes on without them (logged).
+    """
+    wanted = [
+        i
+        for i, (_, e) in enumerate(parsed)
+        if e["type"] in _PROFILED_TYPES and (e.get("anonymous_id") or e.get("user_id"))
+    ]
+    if not wanted:
+        return parsed
+    ids = []
+    for i in wanted:
+        event = parsed[i][1]
+        source = context(event).get("source_id") or deps.default_source
+        ids.append((source, event.get("anonymous_id"), event.get("user_id")))
+    try:
+        found = profiles.for_events(lookup, ids)
+    except Exception as exc:
+        deps.logger().warning(
+            "profiles unreadable; the batch is delivered without them", extra=error_fields(exc)
+        )
+        return parsed
+    out = list(parsed)
+    for i, profile in zip(wanted, found, strict=True):
+        if profile is not None:
+            record, event = out[i]
+            out[i] = (record, profiles.with_profile(event, profile))
+    return out
 
 
 def _integrations(source: str, deps: Deps) -> Sequence[Integration | BrokenIntegration] | str:

@@ -1,7 +1,9 @@
-"""`relay local serve`: the admin API on 127.0.0.1 over the embedded stack, with a deliver worker.
+"""`relay local serve`: the admin API and the collector on 127.0.0.1 over the embedded stack, with a
+deliver worker (and, with `demo`, a demo shop page at /demo/ sending through the local collector).
 
-Each HTTP request becomes an API Gateway HTTP API (payload v2) event for the real admin handler
-(`relay.api.app.handle`), and its answer goes back as the HTTP response; the stack is moto with the
+Each HTTP request becomes an API Gateway HTTP API (payload v2) event for the real handler — the admin
+API's (`relay.api.app.handle`) under /v1/admin, the collector's (`relay.collector.app.handle`) for the
+other /v1 routes — and its answer goes back as the HTTP response; the stack is moto with the
 template's resources, Meta is the Graph emulator unless a Graph URL is given, and a background thread
 plays the SQS event source mapping (it drains the events queue, redriven messages included).
 Dev only: nothing shipped imports this module.
@@ -18,6 +20,7 @@ import uuid
 from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -28,6 +31,13 @@ from relay.local.stack import ACCOUNT, LocalStack, Totals
 DEFAULT_PORT = 8084  # the product description's curl examples use http://localhost:8084
 HOST = "127.0.0.1"
 ADMIN_PREFIX = "/v1/admin"
+COLLECT_PREFIX = "/v1/"
+DEMO_PATH = "/demo/"
+DEMO_PAGE = Path(__file__).resolve().parent / "static" / "demo" / "index.html"
+WRITE_KEY_PLACEHOLDER = "__WRITE_KEY__"
+DEMO_SOURCE = "demo"
+DEMO_INTEGRATION = "demo-meta"
+DEMO_PIXEL = "1234567890"
 # Bodies above this are answered 413 unread (API Gateway's own cap is 10 MB; the admin API's is 64 KB).
 MAX_READ_BYTES = 1024 * 1024
 # Access tokens the built-in emulator refuses (code 190), to see a refused token end to end; it accepts
@@ -51,6 +61,8 @@ class LocalServer:
         graph_url: str | None = None,
         admin_token: str | None = None,
         worker_idle_s: float = WORKER_IDLE_S,
+        demo: bool = False,
+        on_meta: Callable[[str], None] | None = None,
     ) -> None:
         from_env = (os.environ.get("RELAY_ADMIN_TOKEN") or "").strip()
         self.admin_token = admin_token or from_env or generate_token()
@@ -67,6 +79,10 @@ class LocalServer:
         self.url = ""
         self.graph_url = ""
         self.worker_errors = 0
+        self.demo = demo
+        self._on_meta = on_meta
+        self._reported = 0
+        self.write_key: str | None = None
 
     def __enter__(self) -> LocalServer:
         self.start()
@@ -79,6 +95,8 @@ class LocalServer:
         """Start the stack, the emulator (unless a Graph URL was given), the worker and the server."""
         from relay.api.app import handle
         from relay.apps.admin import build_deps
+        from relay.apps.collect import build_deps as collector_deps
+        from relay.collector.app import handle as collect
 
         try:
             server = _Server((HOST, self._port), _Handler)
@@ -92,13 +110,64 @@ class LocalServer:
             self.graph_url = self._graph_url
         deliver_settings = stack.settings(self.graph_url)
         admin_deps = build_deps(stack.admin_settings(self.graph_url, self.admin_token), clients=stack.clients)
-        server.answer = lambda event: handle(event, None, deps=admin_deps)
+        collect_deps = collector_deps(stack.collect_settings(), clients=stack.clients)
         self._server = server
         self.url = f"http://{HOST}:{server.server_address[1]}"
+        if self.demo:
+            self.write_key = self._demo_source(stack, deliver_settings)
+        page = self._demo_page()
+
+        def answer(event: dict[str, Any]) -> dict[str, Any]:
+            path = str(event.get("rawPath") or "")
+            if path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/"):
+                return handle(event, None, deps=admin_deps)
+            if path.startswith(COLLECT_PREFIX):
+                return collect(event, collect_deps)
+            if page is not None and path in (DEMO_PATH, DEMO_PATH.rstrip("/"), "/"):
+                if path != DEMO_PATH:
+                    return {"statusCode": 302, "headers": {"Location": DEMO_PATH}, "body": ""}
+                return {
+                    "statusCode": 200,
+                    "headers": {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"},
+                    "body": page,
+                }
+            return _not_found()
+
+        server.answer = answer
         deliver = stack.deps(deliver_settings)
         self._spawn("relay-deliver-worker", lambda: self._work(stack, deliver))
         self._spawn("relay-admin-http", lambda: server.serve_forever(poll_interval=0.1))
         return self.url
+
+    def _demo_source(self, stack: LocalStack, settings: Any) -> str:
+        """The demo shop's source (its origin allowed) and a Meta integration on it; its write key."""
+        from relay.integrations import IntegrationInput
+        from relay.local.runner import THROWAWAY_TOKEN
+        from relay.sources import SourceInput, SourceStore
+
+        port = self.url.rsplit(":", 1)[1]
+        origins = [self.url, f"http://localhost:{port}"]
+        store = SourceStore(stack.dynamodb, stack.collect_settings().sources_table)
+        issued = store.create(SourceInput(id=DEMO_SOURCE, name="Demo shop", allowed_origins=origins))
+        stack.add_integration(
+            IntegrationInput.model_validate(
+                {
+                    "id": DEMO_INTEGRATION,
+                    "source_id": DEMO_SOURCE,
+                    "name": "Demo shop → Meta (emulator)",
+                    "variant": "retail",
+                    "consent_categories": ["advertising"],
+                    "config": {"pixel_id": DEMO_PIXEL, "access_token": THROWAWAY_TOKEN},
+                }
+            ),
+            settings,
+        )
+        return issued.write_key
+
+    def _demo_page(self) -> str | None:
+        if not self.demo or self.write_key is None:
+            return None
+        return DEMO_PAGE.read_text(encoding="utf-8").replace(WRITE_KEY_PLACEHOLDER, self.write_key)
 
     def _spawn(self, name: str, target: Callable[[], None]) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
@@ -112,6 +181,7 @@ class LocalServer:
                 stack.drain(stack.events_queue_url, deps, self.totals)
             except Exception:  # a dev server keeps serving; the count is shown on stop
                 self.worker_errors += 1
+            self._report()
             self._stop.wait(self._idle_s)
 
     def stop(self) -> None:
@@ -131,6 +201,21 @@ class LocalServer:
             self.stack.__exit__(None, None, None)
             self.stack = None
 
+    def _report(self) -> None:
+        """Tell `on_meta` about each event the built-in emulator accepted since the last report."""
+        if self._on_meta is None or self._graph is None:
+            return
+        accepted = self._graph.accepted[self._reported :]
+        self._reported += len(accepted)
+        for item in accepted:
+            event = item.event
+            users = event.get("user_data") or {}
+            self._on_meta(
+                f"Meta received {event.get('event_name')} (pixel {item.pixel_id}, event_id "
+                f"{event.get('event_id')}): user_data[{', '.join(sorted(users))}]"
+                + (f" fbc={users['fbc']}" if "fbc" in users else "")
+            )
+
     @property
     def emulator(self) -> GraphEmulator | None:
         """The built-in Graph emulator (None when a Graph URL was given)."""
@@ -140,6 +225,15 @@ class LocalServer:
         """What `relay local serve` prints once started (the token only when it generated one)."""
         lines = [
             f"Relay admin API   {self.url}{ADMIN_PREFIX}/integrations",
+            f"Collector         {self.url}/v1/track  (Segment HTTP API; the tag at {self.url}/v1/df.js)",
+        ]
+        if self.write_key is not None:
+            lines += [
+                f"Demo shop         {self.url}{DEMO_PATH}  (source {DEMO_SOURCE!r}, retail → pixel {DEMO_PIXEL})",
+                f"Demo write key    {self.write_key}",
+                "                  each event Meta receives is printed below",
+            ]
+        lines += [
             f"OpenAPI document  {self.url}{ADMIN_PREFIX}/openapi.json",
             f"Meta Graph API    {self.graph_url}"
             + (
@@ -227,9 +321,6 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(413 if size > 0 else 400, {}, _problem(413 if size > 0 else 400), "application/json")
             return
         body = self.rfile.read(size) if size else b""
-        if not self.path.startswith(ADMIN_PREFIX + "/") and self.path != ADMIN_PREFIX:
-            self._reply(404, {}, _problem(404), "application/json")
-            return
         headers: dict[str, str] = {}
         for key, value in self.headers.items():
             name = key.lower()
@@ -245,7 +336,10 @@ class _Handler(BaseHTTPRequestHandler):
         answer = self.server.answer(event)
         raw = answer.get("body") or ""
         data = base64.b64decode(raw) if answer.get("isBase64Encoded") else raw.encode("utf-8")
-        self._reply(int(answer["statusCode"]), answer.get("headers") or {}, data, None)
+        headers: dict[str, Any] = dict(answer.get("headers") or {})
+        if answer.get("cookies"):  # payload v2 answers carry Set-Cookie values in `cookies`
+            headers["Set-Cookie"] = list(answer["cookies"])
+        self._reply(int(answer["statusCode"]), headers, data, None)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _any
 
@@ -263,12 +357,20 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
 
+def _not_found() -> dict[str, Any]:
+    return {
+        "statusCode": 404,
+        "headers": {"Content-Type": "application/json"},
+        "body": _problem(404).decode(),
+    }
+
+
 def _problem(status: int) -> bytes:
     phrase = HTTPStatus(status).phrase
     code = {400: "invalid_body", 404: "not_found", 413: "payload_too_large"}[status]
     message = {
         400: "a bad Content-Length",
-        404: f"no such route (the admin API is under {ADMIN_PREFIX})",
+        404: f"no such route (the admin API is under {ADMIN_PREFIX}, the collector under {COLLECT_PREFIX})",
     }.get(status, f"the body is over {MAX_READ_BYTES:,} bytes")
     return json.dumps(
         {

@@ -21,7 +21,7 @@ from relay.integrations import IntegrationInput, IntegrationStore, StoredIntegra
 from relay.local.template import load_template
 from relay.queue import RECEIVE_MAX, Entry, SqsRecord, delete, lambda_record, release, send_batched
 from relay.secrets import TokenVault
-from relay.settings import AdminSettings, DeliverSettings
+from relay.settings import AdminSettings, CollectSettings, DeliverSettings
 
 ROOT = Path(__file__).resolve().parents[4]
 TEMPLATE = ROOT / "template.yaml"
@@ -185,6 +185,16 @@ class LocalStack:
         return AdminSettings.model_validate(
             {**values, "graph_url": graph_url, "relay_admin_token": admin_token, "admin_token_cache_s": 0}
         )
+
+    def collect_settings(self) -> CollectSettings:
+        """The CollectFunction's environment as the template wires it; sources are read afresh on every
+        request and cookies go without `Secure` (the local collector answers plain http on loopback)."""
+        env = _resolve(
+            self.template["Resources"]["CollectFunction"]["Properties"]["Environment"]["Variables"],
+            self.context,
+        )
+        values = {k.lower(): v for k, v in env.items()}
+        return CollectSettings.model_validate({**values, "source_cache_s": 0, "cookie_secure": False})
 
     def clients(self, service: str) -> Any:
         """This stack's client for `service` (dynamodb, sqs, secretsmanager): the factory the composition
