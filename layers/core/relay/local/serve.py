@@ -336,10 +336,10 @@ class _Handler(BaseHTTPRequestHandler):
         answer = self.server.answer(event)
         raw = answer.get("body") or ""
         data = base64.b64decode(raw) if answer.get("isBase64Encoded") else raw.encode("utf-8")
-        headers: dict[str, Any] = dict(answer.get("headers") or {})
+        reply: dict[str, Any] = dict(answer.get("headers") or {})
         if answer.get("cookies"):  # payload v2 answers carry Set-Cookie values in `cookies`
-            headers["Set-Cookie"] = list(answer["cookies"])
-        self._reply(int(answer["statusCode"]), headers, data, None)
+            reply["Set-Cookie"] = list(answer["cookies"])
+        self._reply(int(answer["statusCode"]), reply, data, None)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _any
 
