@@ -9,7 +9,7 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= eu-west-1
 export AWS_REGION ?= $(AWS_DEFAULT_REGION)
 
-.PHONY: demo test lint typecheck validate checkov pytest fuzz bench preview clean
+.PHONY: demo test lint typecheck validate checkov pytest browser fuzz bench preview clean
 
 $(VENV)/.ready: layers/core/requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -60,7 +60,22 @@ checkov: $(CHECKOVVENV)/.ready
 	if grep -q 'Parsing errors' <<< "$$report"; then echo 'checkov could not parse template.yaml' >&2; exit 1; fi; \
 	exit $$status
 
-pytest: $(VENV)/.ready
+## make browser: headless Chromium and its driver from Debian (tests/integration/test_browser.py drives them)
+CHROMIUM := /usr/bin/chromium
+CHROMEDRIVER := /usr/bin/chromedriver
+# Root installs directly; anyone else through sudo when it exists (else apt-get fails, saying why).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || ! command -v sudo >/dev/null 2>&1 || echo sudo)
+
+browser:
+	@if [ ! -x $(CHROMIUM) ] || [ ! -x $(CHROMEDRIVER) ]; then \
+	  echo "installing chromium and chromium-driver (apt)"; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    chromium chromium-driver; \
+	fi
+	@test -x $(CHROMIUM) && test -x $(CHROMEDRIVER)
+
+pytest: $(VENV)/.ready browser
 	$(VENV)/bin/pytest
 
 ## make fuzz: the envelope fuzz tests with many more examples than make test runs (RELAY_FUZZ_EXAMPLES)

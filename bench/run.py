@@ -8,7 +8,7 @@ import sys
 import time
 from typing import Any
 
-from bench import corpus, deliver, preview, transform
+from bench import collector, corpus, deliver, preview, transform
 
 CORPORA = ((1, "every event a new visitor"), (6, "repeat visitors (6 events each, interleaved)"))
 NAMES = {"relay": "Relay", "sdk": "SDK", "floor": "floor"}
@@ -160,6 +160,10 @@ def preview_cli(count: int, repeats: int) -> None:
 
 def main() -> None:
     started = time.perf_counter()
+    if sys.argv[1:] == ["collector"]:  # `python -m bench collector`: the collector's figures alone
+        print(f"Machine: {machine()}; {_load()} at the start")
+        collector.print_tables()
+        return
     count = int(os.environ.get("BENCH_EVENTS", "20000"))
     repeats = int(os.environ.get("BENCH_RUNS", "5"))
     print(f"Machine: {machine()}; {_load()} at the start\n")
@@ -174,4 +178,5 @@ def main() -> None:
     deliver_path(count, repeats)
     preview_cli(count, repeats)
     deliver.print_tables()
+    collector.print_tables()
     print(f"\n_Whole benchmark: {time.perf_counter() - started:.0f} s; {_load()} at the end._")

@@ -34,6 +34,7 @@ from moto import mock_aws  # noqa: E402
 
 import relay.api.app  # noqa: E402
 import relay.apps.admin  # noqa: E402
+import relay.apps.collect  # noqa: E402
 import relay.apps.deliver  # noqa: E402
 import relay.aws  # noqa: E402
 import relay.observability  # noqa: E402
@@ -69,6 +70,7 @@ def clear_caches() -> None:
     relay.aws.aws_client.cache_clear()
     relay.apps.deliver.deps.cache_clear()
     relay.apps.admin.deps.cache_clear()
+    relay.apps.collect.deps.cache_clear()
     relay.api.app._cached_app.cache_clear()
     relay.vendors.clear_caches()
 

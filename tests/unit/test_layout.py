@@ -162,17 +162,17 @@ def test_only_composition_roots_and_local_read_settings_or_use_the_event_handler
     }
     # THEN each is under apps/, api/, collector/ or local/ (and the roots that exist do read settings)
     assert {m for m in readers if not _within(m, SETTINGS_READERS)} == set()
-    assert {"relay.apps.deliver", "relay.apps.redrive"} <= readers
+    assert {"relay.apps.deliver", "relay.apps.redrive", "relay.apps.collect"} <= readers
 
 
 @pytest.mark.parametrize("handler", HANDLERS, ids=lambda p: p.parent.name)
 def test_nothing_a_handler_imports_reaches_local(handler):
     # GIVEN a Lambda handler / WHEN everything it imports is followed, transitively
     shipped = reachable({n for n in _imports(handler, None) if _owner(n) is not None})
-    # THEN relay.local is never among it (and the walk did reach delivery's or redrive's core)
+    # THEN relay.local is never among it (and the walk did reach delivery's, redrive's or the collector's core)
     assert {m for m in shipped if _within(m, ("relay.local",))} == set()
     assert "relay.observability" in shipped
-    assert {"relay.delivery.send", "relay.redrive"} & shipped
+    assert {"relay.delivery.send", "relay.redrive", "relay.collector.ingest"} & shipped
 
 
 @pytest.mark.parametrize("handler", HANDLERS, ids=lambda p: p.parent.name)

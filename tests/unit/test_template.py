@@ -105,7 +105,7 @@ def policy_documents() -> Iterator[tuple[str, dict[str, Any]]]:
 def test_every_function_policy_is_an_inline_statement_list():
     # GIVEN the functions / THEN no managed policy or broad SAM policy template is attached by name
     functions = [n for n, r in RESOURCES.items() if r["Type"] == "AWS::Serverless::Function"]
-    assert sorted(functions) == ["AdminFunction", "DeliverFunction", "RedriveFunction"]
+    assert sorted(functions) == ["AdminFunction", "CollectFunction", "DeliverFunction", "RedriveFunction"]
     for name in functions:
         for policy in props(name)["Policies"]:
             assert isinstance(policy, dict)
@@ -227,12 +227,15 @@ def test_deliver_environment_names_every_resource_it_uses():
         "INTEGRATIONS_TABLE": {"Ref": "IntegrationsTable"},
         "LEDGER_TABLE": {"Ref": "LedgerTable"},
         "DEBUGGER_TABLE": {"Ref": "DebuggerTable"},
+        "PROFILES_TABLE": {"Ref": "ProfilesTable"},
         "TOKEN_SECRET_PREFIX": {"Fn::Sub": "relay/${Stage}/integrations/"},
         "MAX_RECEIVE_COUNT": {"Ref": "MaxReceiveCount"},
     }
 
 
-@pytest.mark.parametrize("table", ["IntegrationsTable", "SourcesTable", "LedgerTable", "DebuggerTable"])
+@pytest.mark.parametrize(
+    "table", ["IntegrationsTable", "SourcesTable", "LedgerTable", "DebuggerTable", "ProfilesTable"]
+)
 def test_tables_are_on_demand_and_encrypted(table: str):
     # GIVEN a table / THEN it is billed per request and encrypted at rest
     properties = props(table)
@@ -284,7 +287,7 @@ def test_deliver_function_is_granted_exactly_what_it_uses():
         "sqs:ReceiveMessage": {"EventsQueue.Arn"},
         "sqs:DeleteMessage": {"EventsQueue.Arn"},
         "sqs:GetQueueAttributes": {"EventsQueue.Arn"},
-        "dynamodb:BatchGetItem": {"LedgerTable.Arn"},
+        "dynamodb:BatchGetItem": {"LedgerTable.Arn", "ProfilesTable.Arn"},
         "dynamodb:Query": {"${IntegrationsTable.Arn}/index/by_source"},
         "dynamodb:BatchWriteItem": {"LedgerTable.Arn", "DebuggerTable.Arn"},
         "sqs:SendMessage": {"DeadLetterQueue.Arn"},
@@ -545,6 +548,9 @@ def test_outputs_name_the_stack_resources():
         "SourcesTableName": "SourcesTable",
         "LedgerTableName": "LedgerTable",
         "DebuggerTableName": "DebuggerTable",
+        "ProfilesTableName": "ProfilesTable",
+        "CollectFunctionName": "CollectFunction",
+        "CollectLogGroupName": "CollectLogGroup",
         "DeliverFunctionName": "DeliverFunction",
         "RedriveFunctionName": "RedriveFunction",
         "AdminTokenSecretArn": "AdminTokenSecret",
@@ -554,7 +560,11 @@ def test_outputs_name_the_stack_resources():
         "DeliverLogGroupName": "DeliverLogGroup",
         "RedriveLogGroupName": "RedriveLogGroup",
     }
-    urls = {"AdminApiUrl": {"Fn::Sub": "https://${AdminApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}"}}
+    urls = {
+        "AdminApiUrl": {"Fn::Sub": "https://${AdminApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}"},
+        "CollectApiUrl": {"Fn::Sub": "https://${CollectApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}"},
+        "CollectorDomainTarget": {"Fn::GetAtt": ["CollectorDomain", "RegionalDomainName"]},
+    }
     assert {name: output["Value"] for name, output in outputs.items()} == {
         **{name: {"Ref": resource} for name, resource in expected.items()},
         **urls,
@@ -729,6 +739,14 @@ CHECKOV_SKIPS = {
     ("DebuggerTable", "CKV_AWS_119"),
     ("LedgerTable", "CKV_AWS_28"),  # no point-in-time recovery for TTL'd tables
     ("DebuggerTable", "CKV_AWS_28"),
+    ("ProfilesTable", "CKV_AWS_119"),
+    ("ProfilesTable", "CKV_AWS_28"),
+    ("CollectFunction", "CKV_AWS_116"),
+    ("CollectFunction", "CKV_AWS_117"),
+    ("CollectFunction", "CKV_AWS_115"),
+    ("CollectFunction", "CKV_AWS_173"),
+    ("CollectLogGroup", "CKV_AWS_158"),
+    ("CollectApiAccessLogGroup", "CKV_AWS_158"),
     ("DeliverFunction", "CKV_AWS_116"),  # no function DLQ: no asynchronous invocation
     ("DeliverFunction", "CKV_AWS_117"),  # no VPC
     ("DeliverFunction", "CKV_AWS_115"),  # no reserved concurrency
@@ -833,7 +851,12 @@ def test_translated_roles_carry_no_managed_policy_but_basic_execution_and_xray_w
     resources = TRANSLATIONS[tracing]["Resources"]
     roles = {name: r for name, r in resources.items() if r["Type"] == "AWS::IAM::Role"}
     # THEN the only roles are the functions' and no policy lives outside them
-    assert sorted(roles) == ["AdminFunctionRole", "DeliverFunctionRole", "RedriveFunctionRole"]
+    assert sorted(roles) == [
+        "AdminFunctionRole",
+        "CollectFunctionRole",
+        "DeliverFunctionRole",
+        "RedriveFunctionRole",
+    ]
     assert not [r for r in resources.values() if r["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")]
     # AND each role has the basic execution policy (CloudWatch Logs writes), X-Ray write only when
     # tracing, and nothing else: in particular not AWSLambdaSQSQueueExecutionRole (every queue of the account)
@@ -881,7 +904,7 @@ def test_translated_roles_grant_no_queue_or_table_action_on_a_wildcard(tracing: 
         if any(a.startswith(("sqs:", "dynamodb:")) for a in _as_list(statement["Action"]))
     ]
     # THEN each names its resources (no "*" anywhere in them) and no action is a wildcard
-    assert len(data_statements) == 13
+    assert len(data_statements) == 17
     for statement in data_statements:
         assert statement["Effect"] == "Allow"
         assert "*" not in json.dumps(statement["Resource"])
@@ -904,6 +927,7 @@ def test_translated_mapping_polls_as_the_deliver_role_once_the_role_exists():
         ("DeliverFunction", "DeliverLogGroup"),
         ("RedriveFunction", "RedriveLogGroup"),
         ("AdminFunction", "AdminLogGroup"),
+        ("CollectFunction", "CollectLogGroup"),
     ):
         assert resources[function]["Properties"]["LoggingConfig"] == {"LogGroup": {"Ref": group}}
         assert "TracingConfig" not in resources[function]["Properties"]
@@ -925,3 +949,92 @@ def test_any_events_queue_message_fits_the_dlq_with_its_reason_attributes():
     assert MAX_EVENT_BYTES <= events == 256 * 1024
     assert dlq == 1024 * 1024
     assert events + DETAIL_MAX + 1024 < dlq
+
+
+# ---- the collector --------------------------------------------------------------------------------
+
+
+def test_collect_function_is_granted_exactly_what_it_uses():
+    # GIVEN the collector's inline policy / THEN: a write key's source (GetItem), the origins a preflight
+    # is granted (Scan), one action on the events queue, profile writes; nothing else
+    assert grants("CollectFunction") == {
+        "dynamodb:GetItem": {"SourcesTable.Arn"},
+        "dynamodb:Scan": {"SourcesTable.Arn"},
+        "sqs:SendMessage": {"EventsQueue.Arn"},
+        "dynamodb:UpdateItem": {"ProfilesTable.Arn"},
+    }
+
+
+def test_collect_function_environment_and_route():
+    # GIVEN the collector function
+    function = props("CollectFunction")
+    # THEN its settings come from the template's resources and parameters (relay.settings.CollectSettings)
+    assert function["Environment"]["Variables"] == {
+        "SOURCES_TABLE": {"Ref": "SourcesTable"},
+        "EVENTS_QUEUE_URL": {"Ref": "EventsQueue"},
+        "PROFILES_TABLE": {"Ref": "ProfilesTable"},
+        "TRUSTED_PROXY_HOPS": {"Ref": "TrustedProxyHops"},
+        "PROFILE_TTL_DAYS": {"Ref": "ProfileTtlDays"},
+    }
+    # AND every /v1 route of its own HTTP API reaches it (OPTIONS too: CORS is answered per source)
+    assert function["Events"] == {
+        "Collect": {
+            "Type": "HttpApi",
+            "Properties": {"ApiId": {"Ref": "CollectApi"}, "Path": "/v1/{proxy+}", "Method": "ANY"},
+        }
+    }
+    api = props("CollectApi")
+    assert "CorsConfiguration" not in api
+    assert api["DefaultRouteSettings"] == {
+        "ThrottlingBurstLimit": {"Ref": "CollectThrottleBurst"},
+        "ThrottlingRateLimit": {"Ref": "CollectThrottleRate"},
+    }
+    log_format = api["AccessLogSettings"]["Format"]
+    for secret_bearing in ("$context.identity.sourceIp", "header", "querystring", "body"):
+        assert secret_bearing not in log_format
+
+
+def test_collect_settings_read_the_template_defaults():
+    # GIVEN the parameters' defaults / THEN the settings model accepts them and the TTL table matches
+    from relay.settings import CollectSettings
+
+    parameters = TEMPLATE["Parameters"]
+    settings = CollectSettings.model_validate(
+        {
+            "sources_table": "s",
+            "events_queue_url": "q",
+            "profiles_table": "p",
+            "trusted_proxy_hops": parameters["TrustedProxyHops"]["Default"],
+            "profile_ttl_days": parameters["ProfileTtlDays"]["Default"],
+        }
+    )
+    assert (settings.trusted_proxy_hops, settings.profile_ttl_days, settings.cookie_secure) == (0, 90, True)
+    assert props("ProfilesTable")["TimeToLiveSpecification"] == {
+        "AttributeName": "expires_at",
+        "Enabled": True,
+    }
+    assert props("ProfilesTable")["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+
+
+def test_the_custom_domain_exists_only_when_asked_for_and_needs_a_certificate():
+    # GIVEN the custom-domain resources
+    domain, mapping = RESOURCES["CollectorDomain"], RESOURCES["CollectorDomainMapping"]
+    # THEN both hang on HasCollectorDomain, the mapping targets CollectApi's $default stage
+    assert domain["Condition"] == mapping["Condition"] == "HasCollectorDomain"
+    assert TEMPLATE["Conditions"]["HasCollectorDomain"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "CollectorDomainName"}, ""]}]
+    }
+    assert domain["Properties"]["DomainNameConfigurations"] == [
+        {"CertificateArn": {"Ref": "CertificateArn"}, "EndpointType": "REGIONAL", "SecurityPolicy": "TLS_1_2"}
+    ]
+    assert mapping["Properties"] == {
+        "DomainName": {"Ref": "CollectorDomain"},
+        "ApiId": {"Ref": "CollectApi"},
+        "Stage": "$default",
+    }
+    assert mapping["DependsOn"] == "CollectApiApiGatewayDefaultStage"
+    assert "CollectApiApiGatewayDefaultStage" in TRANSLATIONS["Disabled"]["Resources"]
+    # AND a domain without a certificate is refused before deploying
+    (assertion,) = TEMPLATE["Rules"]["CollectorDomain"]["Assertions"]
+    assert assertion["Assert"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "CertificateArn"}, ""]}]}
+    assert TEMPLATE["Outputs"]["CollectorDomainTarget"]["Condition"] == "HasCollectorDomain"

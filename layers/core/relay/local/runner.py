@@ -66,6 +66,67 @@ def rebase(bodies: list[str], now: datetime) -> list[str]:
     return [json.dumps(e, ensure_ascii=False) for e in events]
 
 
+# The demo's site: its samples reach the collector as browser requests from this origin.
+DEMO_ORIGIN = "https://shop.example.com"
+# What a browser's tag leaves to the server: the request carries them (headers, source IP, cookies).
+SERVER_SIGNALS = ("ip", "userAgent", "fbp", "fbc")
+
+
+def browser_request(
+    body: str, write_key: str, *, origin: str = DEMO_ORIGIN
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The HTTP API event a browser's df.js would send for a sample, and what the sample's context held
+    of the signals only the server sees (those travel as the request's source IP, User-Agent and cookies).
+    An app event (no page) is sent as a backend would: its context kept, no Origin, no cookies."""
+    from relay.collector.app import TRACK_TYPES
+    from relay.local.serve import http_api_event
+
+    event = json.loads(body)
+    ctx = dict(event.get("context") or {})
+    browser = "page" in ctx and "app" not in ctx
+    signals = {k: ctx.pop(k) for k in SERVER_SIGNALS if browser and k in ctx}
+    event["context"] = ctx
+    event["writeKey"] = write_key
+    paths = {v: k for k, v in TRACK_TYPES.items()}
+    headers = {"content-type": "text/plain;charset=UTF-8"}
+    if browser:
+        headers["origin"] = origin
+        headers["user-agent"] = str(signals.get("userAgent", ""))
+        cookies = [f"_{k}={signals[k]}" for k in ("fbp", "fbc") if k in signals]
+        if cookies:
+            headers["cookie"] = "; ".join(cookies)
+    request = http_api_event(
+        "POST",
+        paths[str(event.get("type"))],
+        headers,
+        json.dumps(event).encode(),
+        source_ip=str(signals.get("ip", "127.0.0.1")),
+        request_id=str(event.get("messageId")),
+    )
+    return request, signals
+
+
+def collect(stack: LocalStack, bodies: list[str], write_key: str, totals: Totals) -> list[dict[str, Any]]:
+    """Send `bodies` through the real collector handler (browser requests where they have a page);
+    returns, per accepted event, what the collector added (messageId, ip, userAgent, fbp, fbc)."""
+    from relay.apps.collect import build_deps
+    from relay.collector.app import handle
+
+    deps = build_deps(stack.collect_settings(), clients=stack.clients)
+    for body in bodies:
+        request, _ = browser_request(body, write_key)
+        answer = handle(request, deps)
+        if answer["statusCode"] != 200:
+            raise RuntimeError(f"the collector refused a sample: {answer['statusCode']} {answer['body']}")
+        totals.accepted += 1
+    added = []
+    for message in stack.queue_messages(stack.events_queue_url):
+        event = json.loads(message["Body"])
+        ctx = event.get("context") or {}
+        added.append({"messageId": event.get("messageId"), **{k: ctx.get(k) for k in SERVER_SIGNALS}})
+    return added
+
+
 def run(
     bodies: list[str],
     *,
@@ -75,17 +136,47 @@ def run(
     token: str = THROWAWAY_TOKEN,
     test_event_code: str | None = None,
     between: Callable[[LocalStack, Any, Totals], None] | None = None,
+    front_door: Callable[[list[dict[str, Any]]], None] | None = None,
 ) -> Totals:
-    """Enqueue `bodies` and drain the queue through delivery; `between` runs afterwards, stack still up."""
+    """Enqueue `bodies` and drain the queue through delivery; `between` runs afterwards, stack still up.
+
+    With `front_door`, the bodies enter through the collector (a local source's write key) instead of
+    straight into the queue, and `front_door` gets what the collector added to each event."""
     totals = Totals()
     with LocalStack() as stack:
         settings = stack.settings(graph_url)
         stack.add_integration(_integration(pixel_id, variant, test_event_code, token), settings)
         deps = stack.deps(settings, default_source=LOCAL_SOURCE)
-        stack.pump(bodies, stack.events_queue_url, deps, totals)
+        if front_door is not None:
+            front_door(collect(stack, bodies, _local_source(stack), totals))
+            stack.drain(stack.events_queue_url, deps, totals)
+        else:
+            stack.pump(bodies, stack.events_queue_url, deps, totals)
         if between is not None:
             between(stack, settings, totals)
     return totals
+
+
+def _local_source(stack: LocalStack) -> str:
+    """The local source (the demo site's origin allowed); its write key."""
+    from relay.sources import SourceInput, SourceStore
+
+    store = SourceStore(stack.dynamodb, stack.collect_settings().sources_table)
+    issued = store.create(SourceInput(id=LOCAL_SOURCE, name="Local demo site", allowed_origins=[DEMO_ORIGIN]))
+    return issued.write_key
+
+
+def _show_added(out: Callable[[str], None]) -> Callable[[list[dict[str, Any]]], None]:
+    def show(added: list[dict[str, Any]]) -> None:
+        out("\nWhat the collector added (from each request's source IP, User-Agent and cookies):")
+        for item in added:
+            agent = str(item.get("userAgent") or "")
+            out(
+                f"  {item['messageId']:<18} ip={item.get('ip')} fbp={item.get('fbp')} fbc={item.get('fbc')}"
+                f" ua={agent[:32] + ('…' if len(agent) > 32 else '')}"
+            )
+
+    return show
 
 
 def demo(out: Callable[[str], None] = print) -> dict[str, Any]:
@@ -113,7 +204,10 @@ def demo(out: Callable[[str], None] = print) -> dict[str, Any]:
     out(
         f"Relay local demo: {len(bodies)} sample events (events/{', '.join(DEMO_FILES)}, timestamps moved to now)"
     )
-    out("  → EventsQueue (moto, as template.yaml declares it) → deliver → a Meta Graph emulator on 127.0.0.1")
+    out(
+        "  → the collector (browser requests with a local source's write key) → EventsQueue (moto, as"
+        " template.yaml declares it) → deliver → a Meta Graph emulator on 127.0.0.1"
+    )
     out("  Faults: one HTTP 500, one revoked token (code 190), one event Meta rejects (code 100).")
     with GraphEmulator(access_tokens={pixel: THROWAWAY_TOKEN}) as graph:
         # Meta answers one 500 (retried at once), then refuses the token once (code 190): the batch is parked.
@@ -147,7 +241,7 @@ def demo(out: Callable[[str], None] = print) -> dict[str, Any]:
             stack.drain(stack.events_queue_url, stack.deps(settings, default_source=LOCAL_SOURCE), totals)
             stack_dlq.extend(stack.queue_messages(stack.dlq_url))
 
-        totals = run(bodies, graph_url=graph.url, pixel_id=pixel, between=after)
+        totals = run(bodies, graph_url=graph.url, pixel_id=pixel, between=after, front_door=_show_added(out))
         out("\nWhat Meta received:")
         for request in graph.requests:
             names = ", ".join(e.get("event_name", "?") for e in (request.body or {}).get("data", []))
