@@ -147,7 +147,7 @@ def test_missing_timestamp_is_rejected_naming_the_field():
 @pytest.mark.parametrize(
     ("context", "reason"),
     [
-        ({"userAgent": UA, "page": {}}, "context.page.url: "),
+        ({"userAgent": UA, "page": {"url": "ftp://a.example/"}}, "context.page.url: "),
         ({"userAgent": UA, "page": {"url": "/relative"}}, "context.page.url: "),
         ({"page": {"url": "https://a.example/"}}, "context.userAgent: "),
     ],
@@ -529,10 +529,21 @@ def test_track_properties_url_is_not_the_page_url():
         context={"userAgent": UA},
     )
     # WHEN mapped
-    outcome = _map(raw)
-    # THEN it is rejected for the missing page URL, not sent with the product's URL
-    assert isinstance(outcome, Rejected)
-    assert outcome.reason.startswith("context.page.url: ")
+    payload = _sent(_map(raw)).payload
+    # THEN it is not sent with the product's URL: naming no page, it is a backend's event (`other`)
+    assert payload["action_source"] == "other"
+    assert "event_source_url" not in payload
+
+
+def test_a_backends_track_without_a_page_is_other_and_needs_no_user_agent():
+    # GIVEN a track from a server library: no page, no user agent, an id and an e-mail
+    raw = track("Order Completed", {"total": 10, "currency": "USD"}, context={"traits": {"email": "a@b.co"}})
+    # WHEN mapped
+    payload = _sent(_map(raw)).payload
+    # THEN it is sent as `other`, with neither event_source_url nor client_user_agent
+    assert payload["action_source"] == "other"
+    assert "event_source_url" not in payload
+    assert set(payload["user_data"]) == {"em", "external_id"}
 
 
 def test_page_call_without_any_url_is_rejected_naming_both_places():

@@ -158,8 +158,9 @@ def _collect(request: Request, deps: CollectDeps, grant: dict[str, str]) -> Answ
     )
     jar = Jar.from_cookies(request.cookies)
     intake = take(raws, seen, jar, route_type=route_type, shared_context=shared, rng=deps.rng)
-    _enqueue(intake, deps)
+    # Profiles first: a track queued in the same request must find its identify's profile when delivered.
     _remember(intake, source, deps, now)
+    _enqueue(intake, deps)
     cookies = jar.headers(domain=source.cookie_domain, secure=deps.cookie_secure) if origin else []
     if intake.rejected:
         exc = BadRequest(
@@ -236,8 +237,7 @@ def _remember(intake: Intake, source: Source, deps: CollectDeps, now: datetime) 
 
             deps.log().error("profile not stored; the client is told to retry", extra=error_fields(exc))
             raise QueueUnavailable(
-                "the visitor's profile could not be stored; send the request again",
-                accepted=len(intake.entries),
+                "the visitor's profile could not be stored; send the request again", accepted=0
             ) from None
 
 

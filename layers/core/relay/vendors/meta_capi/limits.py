@@ -27,6 +27,9 @@ MAX_PHYSICAL_STORE_EVENT_AGE = timedelta(days=62)
 MAX_CUSTOM_EVENT_NAME = 50
 # app_data.extinfo is a positional array of exactly 16 strings.
 EXTINFO_SLOTS = 16
+# The action_source of a track event that names no page (a backend's): Meta's "happened in a way that
+# is not listed"; `website` would need the page's URL, which a backend does not send.
+SERVER_ACTION_SOURCE = "other"
 ACTION_SOURCES = frozenset(
     {
         "email",

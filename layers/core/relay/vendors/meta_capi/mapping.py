@@ -32,7 +32,7 @@ from relay.pii import scrub_url
 from relay.queue import SkipReason
 from relay.vendors.meta_capi import custom_data, user_data, variants
 from relay.vendors.meta_capi.custom_data import MappingError
-from relay.vendors.meta_capi.limits import MAX_EVENT_AGE
+from relay.vendors.meta_capi.limits import MAX_EVENT_AGE, SERVER_ACTION_SOURCE
 
 if TYPE_CHECKING:
     from relay.integrations import Integration
@@ -260,11 +260,19 @@ def _subscription_id(value: object) -> str:
 
 
 def _source_fields(event: Event, is_app: bool, users: dict[str, Any], payload: dict[str, Any]) -> str | None:
-    """Adds action_source (and the website's URLs); returns what is missing for a website event."""
+    """Adds action_source (and the website's URLs); returns what is missing for a website event.
+
+    A track event that names no page at all (a backend's: Segment's server libraries send none) is
+    `other`, Meta's word for a conversion no other source describes, since Meta refuses a `website`
+    event without its URL; a page call, or an event whose URL is not an absolute http(s) one, is not.
+    """
     if is_app:
         payload["action_source"] = "app"
         return None
     raw_url, raw_referrer = page_urls(event)
+    if raw_url is None and event["type"] == "track":
+        payload["action_source"] = SERVER_ACTION_SOURCE
+        return None
     url = scrub_url(raw_url)
     if url is None:
         return (
