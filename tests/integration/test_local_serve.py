@@ -77,8 +77,10 @@ def test_the_admin_api_answers_over_http_with_auth_and_the_openapi_document_open
     listed = call(f"{base}/integrations?source_id=src_abc123")
     refused = call(f"{base}/integrations", token=None)
     document = call(f"{base}/openapi.json", token=None)
-    elsewhere = call(f"{server.url}/v1/track", "POST", {})
-    # THEN 201 with an ETag; the list has it; 401 with the challenge; the document; 404 outside the admin API
+    elsewhere = call(f"{server.url}/elsewhere", "POST", {})
+    collector = call(f"{server.url}/v1/track", "POST", {}, token=None)
+    # THEN 201 with an ETag; the list has it; 401 with the challenge; the document; 404 outside the admin
+    # API and the collector; the collector (beside it under /v1) wants a write key
     assert status == 201
     assert headers["ETag"] == '"1"'
     assert [i["id"] for i in listed[2]["items"]] == [created["id"]]
@@ -87,6 +89,8 @@ def test_the_admin_api_answers_over_http_with_auth_and_the_openapi_document_open
     assert document[0] == 200
     assert "/v1/admin/integrations" in document[2]["paths"]
     assert elsewhere[0] == 404
+    assert collector[0] == 401
+    assert collector[1]["WWW-Authenticate"] == 'Basic realm="relay"'
 
 
 def test_a_token_fix_redrives_the_parked_events_and_the_worker_delivers_them(served):
@@ -225,8 +229,12 @@ def test_the_readmes_curl_verbatim_creates_an_integration_through_relay_local_se
         text=True,
     )
     try:
-        banner = _banner(process)
+        banner = _banner(process, lines=9)
         assert banner[0].startswith("Relay admin API   http://127.0.0.1:8084/"), banner
+        assert (
+            banner[2].rstrip()
+            == "Demo shop         http://127.0.0.1:8084/demo/  (source 'demo', retail → pixel 1234567890)"
+        )
         assert "from RELAY_ADMIN_TOKEN" in "".join(banner)
         # WHEN the README's curl runs as written (the product description's example)
         done = subprocess.run(["bash", "-c", _readme_curl()], capture_output=True, text=True, timeout=30)
