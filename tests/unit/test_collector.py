@@ -154,7 +154,8 @@ def test_cookies_from_the_v2_list_and_the_header():
         (1, "6.6.6.6, 198.51.100.1", "198.51.100.1"),  # a forged first entry is not trusted
         (1, "198.51.100.1, 203.0.113.7", "198.51.100.1"),  # API Gateway appended the source IP already
         (2, "6.6.6.6, 198.51.100.1, 192.0.2.9", "198.51.100.1"),
-        (1, "not-an-ip", "203.0.113.7"),
+        (1, "not-an-ip", None),  # the trusted entry is junk: unknown, never the proxy's own address
+        (1, "198.51.100.1:4433", None),
         (1, "2001:DB8::1", "2001:DB8::1"),  # IPv6 kept as written
     ],
 )
@@ -554,3 +555,143 @@ def test_unknown_routes_are_404():
     answer = World().post("/v1/nope", {"event": "E"}, headers=basic(KEY))
     assert answer["statusCode"] == 404
     assert answer_json(answer)["code"] == "not_found"
+
+
+# ---- hostile and odd input (review findings) ------------------------------------------------------
+
+
+def test_a_deeply_nested_event_is_a_400_naming_the_nesting():
+    # GIVEN an event nested 988 levels deep (orjson reads it; a naive size check would overflow)
+    world = World()
+    deep = "[" * 988 + "]" * 988
+    body = ('{"type":"track","event":"x","anonymousId":"a-1","properties":{"p":' + deep + "}}").encode()
+    # WHEN it arrives
+    answer = world.post("/v1/track", body, headers=basic(KEY))
+    # THEN 400 naming the nesting, nothing queued
+    assert answer["statusCode"] == 400
+    assert answer_json(answer)["rejected"][0]["message"] == "body: nested deeper than 32 levels"
+    assert world.sqs.calls == []
+
+
+def test_a_single_event_over_32_kb_is_a_400_naming_the_limit():
+    world = World()
+    answer = world.post(
+        "/v1/track", {"event": "E", "userId": "u", "properties": {"x": "y" * 33000}}, headers=basic(KEY)
+    )
+    assert answer["statusCode"] == 400
+    assert answer_json(answer)["rejected"] == [
+        {"index": 0, "message": "event: larger than 32 KB (the limit per event)"}
+    ]
+
+
+def test_snake_case_ids_are_kept_so_a_retry_is_the_same_event():
+    # GIVEN an event naming its id message_id (the envelope accepts both spellings), sent twice
+    world = World()
+    body = {"event": "E", "user_id": "u-1", "message_id": "m-1", "received_at": "2026-12-01T00:00:00Z"}
+    world.post("/v1/track", body, headers=basic(KEY))
+    world.post("/v1/track", body, headers=basic(KEY))
+    # THEN no second id is added: both copies are m-1 (delivery's ledger drops the repeat)
+    first, second = world.sqs.bodies()
+    assert "messageId" not in first
+    assert "receivedAt" not in first
+    assert first == second
+
+
+def test_an_identify_refusing_advertising_stores_no_fbp_or_fbc():
+    world = World()
+    world.post(
+        "/v1/identify",
+        {
+            "userId": "u-1",
+            "traits": {"email": "a@b.co"},
+            "context": {
+                "fbp": "fb.1.1700000000000.1",
+                "consent": {"categoryPreferences": {"advertising": False}},
+            },
+        },
+        headers=basic(KEY),
+    )
+    (call,) = world.profiles.calls
+    assert (call["fbp"], call["fbc"]) == (None, None)
+    assert call["hashed"] == {"em": sha256(b"a@b.co").hexdigest()}
+
+
+def test_an_identify_with_both_ids_links_them_even_without_traits():
+    world = World()
+    world.post(
+        "/v1/identify", {"userId": "u-1", "anonymousId": "a-1", "traits": {"plan": "pro"}}, headers=basic(KEY)
+    )
+    (call,) = world.profiles.calls
+    assert (call["anonymous_id"], call["user_id"], call["hashed"]) == ("a-1", "u-1", {})
+
+
+def test_fbc_comes_from_the_referer_when_the_event_has_no_page_url():
+    world = World()
+    world.post(
+        "/v1/track",
+        {"writeKey": KEY, "event": "E"},
+        headers=browser(referer=f"https://shop.example.com/?fbclid={FBCLID}"),
+    )
+    (queued,) = world.sqs.bodies()
+    assert queued["context"]["fbc"] == f"fb.1.{NOW_MS}.{FBCLID}"
+
+
+def test_cookie_ids_carry_the_subdomain_index_of_the_domain_they_are_saved_on():
+    # GIVEN a source without a cookie domain: the cookies are saved on the collector's host
+    world = World()
+    world.sources[KEY] = Source(id="web", allowed_origins=[SHOP])
+    answer = world.post(
+        "/v1/track",
+        {"writeKey": KEY, "event": "E", "context": {"page": {"url": "https://shop.example.com/?fbclid=Ab"}}},
+        headers=browser(host="t.shop.example.com"),
+    )
+    # THEN t.shop.example.com has 3 dots' worth of labels: index 3 (Meta: com 0, example.com 1, ...)
+    values = dict(c.split(";")[0].split("=", 1) for c in answer["cookies"])
+    assert values["_fbc"] == f"fb.3.{NOW_MS}.Ab"
+    assert values["_fbp"].startswith(f"fb.3.{NOW_MS}.")
+
+
+def test_a_cross_site_request_gets_no_new_fbp_but_keeps_the_pages_own():
+    # GIVEN the collector on another site (its cookies would not be kept): Sec-Fetch-Site cross-site
+    world = World()
+    bare = world.post(
+        "/v1/track", {"writeKey": KEY, "event": "E"}, headers=browser(**{"sec-fetch-site": "cross-site"})
+    )
+    pixel = world.post(
+        "/v1/track",
+        {
+            "writeKey": KEY,
+            "event": "E",
+            "anonymousId": "aid-12345678",
+            "context": {"fbp": "fb.1.1700000000000.7"},
+        },
+        headers=browser(**{"sec-fetch-site": "cross-site"}),
+    )
+    # THEN no random fbp is minted for the first; the second keeps the page's own (the Pixel's) fbp
+    first, second = world.sqs.bodies()
+    assert "fbp" not in first["context"]
+    assert second["context"]["fbp"] == "fb.1.1700000000000.7"
+    assert "_fbp" not in {c.split("=", 1)[0] for c in bare["cookies"]}
+    assert pixel["statusCode"] == 200
+
+
+def test_an_anonymous_id_sent_by_the_tag_becomes_the_cookie():
+    # GIVEN df.js sending its own anonymousId and no _df_aid cookie yet
+    world = World()
+    answer = world.post("/v1/page", {"writeKey": KEY, "anonymousId": "aid-from-tag-1"}, headers=browser())
+    # THEN the collector keeps it and sets it as the first-party cookie
+    (queued,) = world.sqs.bodies()
+    assert queued["anonymousId"] == "aid-from-tag-1"
+    assert "_df_aid=aid-from-tag-1; Max-Age=7776000" in " ".join(answer["cookies"])
+
+
+def test_a_body_with_u_fffe_is_queued_in_characters_sqs_accepts_without_growing():
+    world = World()
+    text = "\U0001f600" * 6000 + "\uffff"
+    world.post("/v1/track", {"event": "E", "userId": "u", "properties": {"t": text}}, headers=basic(KEY))
+    (call,) = world.sqs.calls
+    body = call[0]["MessageBody"]
+    assert "\uffff" not in body
+    assert "\\uffff" in body
+    assert json.loads(body)["properties"]["t"] == text
+    assert len(body.encode()) < 32 * 1024

@@ -188,3 +188,18 @@ def test_resolve_fbc_drops_invalid_cookies(cookie, url, expected):
     # WHEN the fbc is resolved at 1000 ms
     # THEN an invalid cookie is never sent: a new fbc comes from the URL's fbclid, else nothing
     assert identity.resolve_fbc(cookie, url, 1000) == expected
+
+
+def test_subdomain_index_counts_the_cookie_domains_dots():
+    # GIVEN / WHEN / THEN: Meta's fbp-and-fbc page: com 0, example.com 1, www.example.com 2
+    from relay.identity import subdomain_index
+
+    assert [subdomain_index(d) for d in ("com", "example.com", ".example.com", "www.example.com")] == [
+        0,
+        1,
+        1,
+        2,
+    ]
+    assert subdomain_index("t.shop.example.co.uk") == 4
+    assert subdomain_index(None) == 1  # no cookie saved: Meta says use 1
+    assert subdomain_index("127.0.0.1") == 1  # an IP address has no domain to count

@@ -106,3 +106,15 @@ def test_delivery_goes_on_without_profiles_when_they_cannot_be_read():
     planned = plan([sqs_record(track("Lead Generated"))], fakes.deps(profiles=broken), SAMPLE_NOW)
     assert len(planned.jobs["int-1"].items) == 1
     assert fakes.log.lines[0][:2] == ("warning", "profiles unreadable; the batch is delivered without them")
+
+
+def test_with_profile_adds_no_fbp_or_fbc_to_an_event_refusing_advertising():
+    # GIVEN an event whose consent refuses advertising, and a profile with fbp / fbc
+    event = parse_event(
+        track("Order Completed", context={"consent": {"categoryPreferences": {"Advertising": False}}})
+    )
+    merged = with_profile(event, Profile({"em": EM}, fbp="fb.1.2.2", fbc="fb.1.3.Click"))
+    # THEN the hashed traits come (the integration's consent rule decides delivery), the ids do not
+    assert merged["context"]["traits"] == {"email": EM}
+    assert "fbp" not in merged["context"]
+    assert "fbc" not in merged["context"]

@@ -441,7 +441,23 @@ ALARMS = (
     "DeliverErrorsAlarm",
     "DeliverThrottlesAlarm",
     "DeliverDurationAlarm",
+    "CollectorErrorsAlarm",
 )
+
+
+def test_collector_errors_alarm_watches_the_collect_apis_5xx():
+    # GIVEN the collector's alarm / THEN any 5xx answer of CollectApi in 5 minutes raises it
+    alarm = props("CollectorErrorsAlarm")
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == ("AWS/ApiGateway", "5xx", "Sum")
+    assert alarm["Dimensions"] == [
+        {"Name": "ApiId", "Value": {"Ref": "CollectApi"}},
+        {"Name": "Stage", "Value": "$default"},
+    ]
+    assert (alarm["Period"], alarm["Threshold"], alarm["ComparisonOperator"]) == (
+        300,
+        0,
+        "GreaterThanThreshold",
+    )
 
 
 def test_the_alarms_are_exactly_these():
@@ -614,6 +630,9 @@ def test_tracing_is_off_by_default_and_switched_by_one_parameter():
     assert TEMPLATE["Conditions"]["TracingActive"] == {"Fn::Equals": [{"Ref": "Tracing"}, "Active"]}
     # AND pydantic's plugin scan (entry points over the whole layer) is skipped
     assert variables["PYDANTIC_DISABLE_PLUGINS"] == "__all__"
+    # AND a trace never records a handler's answer (write keys, cookies) or error (input quoted)
+    assert variables["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == "false"
+    assert variables["POWERTOOLS_TRACER_CAPTURE_ERROR"] == "false"
 
 
 # ---- retention, log groups, alarms (DESIGN §7) ----------------------------------------------------

@@ -24,3 +24,21 @@ def allows(
         return True
     granted = {name.strip().lower() for name, value in preferences.items() if value is True}
     return all(name.strip().lower() in granted for name in required)
+
+
+# The category an ad platform's browser and click ids (fbp, fbc) belong to in Segment's consent spec.
+ADVERTISING = "advertising"
+
+
+def refuses(preferences: Mapping[str, object] | None, category: str = ADVERTISING) -> bool:
+    """True when the event's categoryPreferences name `category` (as spelled, or case-insensitively)
+    with any value but JSON `true`: consent was asked and not given. No object, or no such key: False."""
+    if not preferences:
+        return False
+    if category in preferences:
+        return preferences[category] is not True
+    wanted = category.strip().lower()
+    for name, value in preferences.items():
+        if name.strip().lower() == wanted:
+            return value is not True
+    return False

@@ -468,8 +468,9 @@ _SQS_REFUSED = ("\ufffe", "\uffff")
 def wire_json(raw: Mapping[str, Any]) -> str:
     """Compact JSON of an (already validated, surrogate-free) event, in characters SQS accepts."""
     text = json.dumps(raw, ensure_ascii=False, separators=(",", ":"))
-    if any(ch in text for ch in _SQS_REFUSED):
-        text = json.dumps(raw, ensure_ascii=True, separators=(",", ":"))
+    for ch in _SQS_REFUSED:
+        if ch in text:  # only inside JSON strings, where its escape means the same character
+            text = text.replace(ch, f"\\u{ord(ch):04x}")
     return text
 
 

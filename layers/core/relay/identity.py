@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import random
 import re
 
@@ -80,18 +81,34 @@ def fbclid_from_url(url: str | None) -> str | None:
     return match[1] if match else None
 
 
-def new_fbc(fbclid: str, created_ms: int) -> str:
-    """`fb.1.{created_ms}.{fbclid}`; created_ms is when the fbclid was first seen, in milliseconds."""
-    return f"fb.{SERVER_SUBDOMAIN_INDEX}.{created_ms}.{fbclid}"
+def subdomain_index(domain: str | None) -> int:
+    """Meta's subdomainIndex of the domain a cookie is saved on: its dots (`com` 0, `example.com` 1,
+    `www.example.com` 2); SERVER_SUBDOMAIN_INDEX when no cookie is saved (None) or the host is an IP
+    address (no domain to count)."""
+    if not domain:
+        return SERVER_SUBDOMAIN_INDEX
+    name = domain.strip(".")
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return name.count(".")
+    return SERVER_SUBDOMAIN_INDEX
 
 
-def new_fbp(created_ms: int, rng: random.Random | None = None) -> str:
-    """A fresh browser id `fb.1.{created_ms}.{random 31-bit int}` for a visitor without `_fbp`."""
+def new_fbc(fbclid: str, created_ms: int, index: int = SERVER_SUBDOMAIN_INDEX) -> str:
+    """`fb.{index}.{created_ms}.{fbclid}`; created_ms is when the fbclid was first seen, in milliseconds."""
+    return f"fb.{index}.{created_ms}.{fbclid}"
+
+
+def new_fbp(created_ms: int, rng: random.Random | None = None, index: int = SERVER_SUBDOMAIN_INDEX) -> str:
+    """A fresh browser id `fb.{index}.{created_ms}.{random 31-bit int}` for a visitor without `_fbp`."""
     number = (rng or random.SystemRandom()).randint(0, FBP_RANDOM_MAX)
-    return f"fb.{SERVER_SUBDOMAIN_INDEX}.{created_ms}.{number}"
+    return f"fb.{index}.{created_ms}.{number}"
 
 
-def resolve_fbc(cookie: str | None, page_url: str | None, observed_ms: int) -> str | None:
+def resolve_fbc(
+    cookie: str | None, page_url: str | None, observed_ms: int, index: int = SERVER_SUBDOMAIN_INDEX
+) -> str | None:
     """The fbc to send: the cookie's value unless the page URL carries a different fbclid.
 
     Follows Meta's cookie rule: a new fbc is built when there is no valid fbc (absent, or invalid and
@@ -104,4 +121,4 @@ def resolve_fbc(cookie: str | None, page_url: str | None, observed_ms: int) -> s
         return current
     if current is not None and cookie_payload(current) == fbclid:
         return current
-    return new_fbc(fbclid, observed_ms)
+    return new_fbc(fbclid, observed_ms, index)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
+from relay import consent
 from relay.aws import AWS_ATTEMPT_S
 from relay.hashing import ADDRESS_KEYS, TRAIT_KEYS, Hashed
 
@@ -77,7 +78,8 @@ class Profile:
 
 def with_profile(event: Event, profile: Profile | None) -> Event:
     """`event` with what `profile` knows and the event does not: hashed traits in context.traits (never
-    over a trait the event carries, at the top, in context.traits or in address{}), fbp and fbc in context.
+    over a trait the event carries, at the top, in context.traits or in address{}), fbp and fbc in context
+    (not when the event's consent refuses advertising).
 
     Returns `event` itself when there is nothing to add; never mutates it.
     """
@@ -101,7 +103,10 @@ def with_profile(event: Event, profile: Profile | None) -> Event:
     if added:
         ctx["traits"] = {**added, **(ctx.get("traits") or {})}
         changed = True
-    for name in ("fbp", "fbc"):
+    # The collector sets no fbp / fbc for an event that refuses advertising: neither may its profile.
+    given = ctx.get("consent") or {}
+    ids = () if consent.refuses(given.get("category_preferences")) else ("fbp", "fbc")
+    for name in ids:
         value = getattr(profile, name)
         if value and not ctx.get(name):
             ctx[name] = value

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from functools import cache
@@ -15,7 +16,9 @@ if TYPE_CHECKING:
     from relay.collector.app import CollectDeps
     from relay.sources import Source, SourceStore
 
-# Write keys remembered at once (unknown ones too, so random keys cannot make every request a read).
+# Write keys remembered at once, least recently used dropped first (so a flood of made-up keys, each one
+# read once, does not push out the real ones). Unknown keys are remembered too: a client that keeps
+# sending a wrong key costs one read per SOURCE_CACHE_S, not one per request.
 SOURCE_CACHE_SIZE = 1024
 # Pages of the sources scan a preflight's origin list reads at most (sources are few: tens, not thousands).
 ORIGIN_SCAN_PAGES = 20
@@ -26,18 +29,20 @@ def source_reader(
 ) -> Callable[[str], Source | None]:
     """`store.by_write_key`, each answer (None for an unknown key) kept `ttl_s` seconds: a rotated or
     disabled key stops working within that time."""
-    cached: dict[str, tuple[float, Source | None]] = {}
+    cached: OrderedDict[str, tuple[float, Source | None]] = OrderedDict()
 
     def source_of(write_key: str) -> Source | None:
         now = clock()
         hit = cached.get(write_key)
         if hit is not None and hit[0] > now:
+            cached.move_to_end(write_key)
             return hit[1]
         found = store.by_write_key(write_key)
-        if len(cached) >= SOURCE_CACHE_SIZE:
-            cached.clear()
         if ttl_s > 0:
             cached[write_key] = (now + ttl_s, found)
+            cached.move_to_end(write_key)
+            while len(cached) > SOURCE_CACHE_SIZE:
+                cached.popitem(last=False)
         return found
 
     return source_of

@@ -155,8 +155,9 @@ def _collect(request: Request, deps: CollectDeps, grant: dict[str, str]) -> Answ
         referer=referer,
         browser=origin is not None,
         received_at=now,
+        cross_site=request.headers.get("sec-fetch-site", "").strip().lower() == "cross-site",
     )
-    jar = Jar.from_cookies(request.cookies)
+    jar = Jar.from_cookies(request.cookies, domain=source.cookie_domain or request.host)
     intake = take(raws, seen, jar, route_type=route_type, shared_context=shared, rng=deps.rng)
     # Profiles first: a track queued in the same request must find its identify's profile when delivered.
     _remember(intake, source, deps, now)
@@ -220,7 +221,8 @@ def _enqueue(intake: Intake, deps: CollectDeps) -> None:
 
 def _remember(intake: Intake, source: Source, deps: CollectDeps, now: datetime) -> None:
     for found in intake.identified:
-        if not (found.hashed or found.fbp or found.fbc):
+        # An identify with both ids links them even when it brings nothing else.
+        if not (found.hashed or found.fbp or found.fbc or (found.anonymous_id and found.user_id)):
             continue
         try:
             deps.profiles.remember(

@@ -44,28 +44,32 @@ class Jar:
     fbp: str | None = None
     fbc: str | None = None
     anonymous_id: str | None = None
+    # Meta's subdomainIndex of the domain the cookies are saved on (identity.subdomain_index).
+    index: int = identity.SERVER_SUBDOMAIN_INDEX
     to_set: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_cookies(cls, cookies: Mapping[str, str]) -> Jar:
+    def from_cookies(cls, cookies: Mapping[str, str], *, domain: str | None = None) -> Jar:
+        """The jar of a request's cookies; `domain` is where the answer's cookies will be saved."""
         aid = cookies.get(ANONYMOUS_ID)
         return cls(
             fbp=identity.valid_cookie(cookies.get(FBP)),
             fbc=identity.valid_cookie(cookies.get(FBC)),
             anonymous_id=aid if aid and _ANONYMOUS_ID.fullmatch(aid) else None,
+            index=identity.subdomain_index(domain),
         )
 
     def browser_id(self, now_ms: int, rng: random.Random | None = None) -> str:
         """The browser's fbp: the valid cookie's, else a new one; set on the answer either way."""
         if self.fbp is None:
-            self.fbp = identity.new_fbp(now_ms, rng)
+            self.fbp = identity.new_fbp(now_ms, rng, self.index)
         self.to_set[FBP] = self.fbp
         return self.fbp
 
     def click_id(self, sent: str | None, url: str | None, now_ms: int) -> str | None:
         """The fbc: Meta's rule over the event's own fbc (else the cookie's) and the URL's fbclid."""
         current = identity.valid_cookie(sent) or self.fbc
-        resolved = identity.resolve_fbc(current, url, now_ms)
+        resolved = identity.resolve_fbc(current, url, now_ms, self.index)
         if resolved is not None:
             self.fbc = resolved
             self.to_set[FBC] = resolved
@@ -78,8 +82,11 @@ class Jar:
         self.to_set[ANONYMOUS_ID] = self.anonymous_id
         return self.anonymous_id
 
-    def refresh_anonymous(self, sent: str) -> None:
-        """The event carries the cookie's own anonymous id: set it again, so its 90 days start over."""
+    def seen_anonymous(self, sent: str) -> None:
+        """The event carries its own anonymous id (df.js keeps one): it becomes the cookie when there is
+        none, and the cookie's own is set again (its 90 days start over); another cookie is left alone."""
+        if self.anonymous_id is None and _ANONYMOUS_ID.fullmatch(sent):
+            self.anonymous_id = sent
         if sent == self.anonymous_id:
             self.to_set[ANONYMOUS_ID] = sent
 

@@ -3,7 +3,9 @@
 Enrichment (DESIGN §3): `messageId` and `receivedAt` when missing, `context.source_id` always (a client
 never chooses its source), `context.ip` and `context.userAgent` from the request when the event has none,
 and — for a browser — `anonymousId`, `context.fbp`, `context.fbc` from the first-party cookies. An event
-whose consent refuses `advertising` gets no `_fbp` / `_fbc` (neither cookie nor context value).
+whose consent refuses `advertising` gets no `_fbp` / `_fbc` (neither cookie nor context value), and
+a cross-site request (the collector not on the site's domain) gets no new `_fbp`: the browser would not
+keep the cookie, so every event would carry another random id.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from typing import Any
 
 import orjson
 
+from relay import consent, identity
 from relay import events as envelope
-from relay import identity
 from relay.collector.cookies import Jar
 from relay.collector.errors import Rejection
 from relay.collector.request import MAX_EVENT_BYTES
@@ -26,8 +28,6 @@ from relay.events import Event, EventError
 from relay.hashing import Hashed, hashed_traits
 from relay.queue import Entry
 
-# The category a cookie of an ad platform (fbp, fbc) belongs to in Segment's consent spec.
-ADVERTISING = "advertising"
 # A header value copied into an event may not exceed the envelope's bound on a string field.
 MAX_HEADER_CHARS = envelope.MAX_FIELD_CHARS
 
@@ -42,6 +42,8 @@ class Seen:
     referer: str | None
     browser: bool
     received_at: datetime
+    # Sec-Fetch-Site: cross-site (a browser's word): cookies in the answer will not be kept.
+    cross_site: bool = False
 
 
 @dataclass(frozen=True)
@@ -105,14 +107,17 @@ def _one(
 ) -> tuple[str, Identified | None]:
     if not isinstance(raw, dict):
         raise EventError(f"event: expected a JSON object, got {type(raw).__name__}")
-    if _size(raw) > MAX_EVENT_BYTES:
-        raise EventError(f"event: larger than {MAX_EVENT_BYTES // 1024} KB (the limit per event)")
     raw = {k: v for k, v in raw.items() if k not in ("writeKey", "write_key")}
     if route_type is not None:
         raw["type"] = route_type
     if shared_context and isinstance(raw.get("context", {}), dict):
         raw["context"] = {**shared_context, **(raw.get("context") or {})}
+    # Validated first: it bounds the nesting, which the size measurement must not meet unbounded.
     clean, event = envelope.validated(raw)
+    if _size(clean) > MAX_EVENT_BYTES:
+        raise EventError(
+            f"event: larger than {MAX_EVENT_BYTES // 1024} KB (the limit per event)", event.get("message_id")
+        )
     top, ctx = _additions(event, seen, jar, now_ms, rng, new_id)
     if not (event.get("anonymous_id") or event.get("user_id") or top.get("anonymousId")):
         raise EventError("anonymousId: one of anonymousId or userId is required", event.get("message_id"))
@@ -133,10 +138,12 @@ def _additions(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The top-level fields (set where missing) and context fields (set) the collector adds to `event`."""
     ctx = event.get("context") or {}
-    top: dict[str, Any] = {
-        "messageId": new_id(),
-        "receivedAt": seen.received_at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-    }
+    top: dict[str, Any] = {}
+    # Read through the envelope, so a snake_case message_id / received_at counts as present.
+    if not event.get("message_id"):
+        top["messageId"] = new_id()
+    if event.get("received_at") is None:
+        top["receivedAt"] = seen.received_at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
     add: dict[str, Any] = {"source_id": seen.source_id}
     if not ctx.get("ip") and seen.ip:
         add["ip"] = seen.ip
@@ -144,7 +151,7 @@ def _additions(
         add["userAgent"] = seen.user_agent
     if seen.browser:
         if sent_aid := event.get("anonymous_id"):
-            jar.refresh_anonymous(sent_aid)
+            jar.seen_anonymous(sent_aid)
         else:
             top["anonymousId"] = jar.anonymous(new_id)
     if _advertising_refused(event):
@@ -153,9 +160,10 @@ def _additions(
     if seen.browser:
         if sent_fbp is not None and jar.fbp is None:
             jar.fbp = sent_fbp  # the page's own value (the Pixel's, say) becomes the cookie
-        fbp = jar.browser_id(now_ms, rng)
-        if sent_fbp is None:
-            add["fbp"] = fbp
+        if jar.fbp is not None or not seen.cross_site:
+            fbp = jar.browser_id(now_ms, rng)
+            if sent_fbp is None:
+                add["fbp"] = fbp
     url = envelope.page_url(event) or seen.referer
     if seen.browser:
         fbc = jar.click_id(ctx.get("fbc"), url, now_ms)
@@ -167,21 +175,21 @@ def _additions(
 
 
 def _advertising_refused(event: Event) -> bool:
-    consent = (event.get("context") or {}).get("consent") or {}
-    prefs = consent.get("category_preferences") or {}
-    return ADVERTISING in prefs and prefs[ADVERTISING] is not True
+    given = (event.get("context") or {}).get("consent") or {}
+    return consent.refuses(given.get("category_preferences"))
 
 
 def _identified(event: Event, top: dict[str, Any], ctx: dict[str, Any], seen: Seen) -> Identified:
     own = event.get("context") or {}
     traits = envelope.user_traits(event)
     hashed = hashed_traits(traits, default_country=None, today=seen.received_at.astimezone(UTC).date())
+    refused = _advertising_refused(event)  # then no fbp / fbc rests in the profile either
     return Identified(
         anonymous_id=event.get("anonymous_id") or top.get("anonymousId"),
         user_id=event.get("user_id"),
         hashed=dict(hashed),
-        fbp=ctx.get("fbp") or _valid(own.get("fbp")),
-        fbc=ctx.get("fbc") or _valid(own.get("fbc")),
+        fbp=None if refused else ctx.get("fbp") or _valid(own.get("fbp")),
+        fbc=None if refused else ctx.get("fbc") or _valid(own.get("fbc")),
     )
 
 

@@ -32,6 +32,15 @@ class Request:
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     @property
+    def host(self) -> str | None:
+        """The host the request was sent to (where a cookie without Domain is saved), without a port."""
+        context = self.raw.get("requestContext") or {}
+        value = self.headers.get("host") or (
+            context.get("domainName") if isinstance(context, Mapping) else None
+        )
+        return str(value).rsplit(":", 1)[0] if value and not str(value).startswith("[") else None
+
+    @property
     def origin(self) -> str | None:
         """The Origin header (browsers send it with every POST, same-origin or not); None without one."""
         value = self.headers.get("origin", "").strip()
@@ -146,9 +155,10 @@ def client_ip(request: Request, trusted_hops: int) -> str | None:
             forwarded.pop()  # API Gateway may already have appended the source IP
         chain = [*forwarded, *chain]
         chain = chain[-(trusted_hops + 1) :] if len(chain) > trusted_hops else chain
-    for candidate in chain[:1]:
-        if (ip := _valid_ip(candidate.strip("[]"))) is not None:
-            return ip
+    if trusted_hops > 0:
+        # The trusted entry is not an address (`unknown`, a port attached): the visitor's IP is unknown;
+        # the source IP would be the proxy's own.
+        return _valid_ip(chain[0].strip("[]")) if chain else None
     return _valid_ip(request.source_ip)
 
 

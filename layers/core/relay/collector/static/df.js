@@ -1,15 +1,8 @@
-/*! df.js 1.0.0 - Relay browser tag (Segment-compatible, no dependencies).
- *
- * Synchronous load. Nothing is sent automatically: call _df.page() yourself.
- *   <script src="https://t.example.com/v1/df.js" data-write-key="YOUR_WRITE_KEY"></script>
- *   <script>_df.page();</script>
- *
- * Async snippet (calls made before df.js arrives are queued, then replayed in order):
- *   <script>
- *   !function(){var d=window._df=window._df||[];if(d.loaded)return;["page","track","identify","consent"].forEach(function(m){d[m]=d[m]||function(){d.push([m].concat([].slice.call(arguments)))}});var s=document.createElement("script");s.async=true;s.src="https://t.example.com/v1/df.js";s.setAttribute("data-write-key","YOUR_WRITE_KEY");document.head.appendChild(s);d.page()}();
- *   </script>
- *
- * Optional data-api-host="https://..." overrides the collector URL (default: src minus /v1/df.js).
+/*! df.js 1.0.0 - Relay's browser tag (Segment-compatible, no dependencies).
+ * <script src="https://t.example.com/v1/df.js" data-write-key="KEY"></script> then _df.page(),
+ * _df.track(name, props), _df.identify(id, traits), _df.consent(prefs). Nothing is sent on its own.
+ * The async snippet (calls queued until this loads) is in Relay's README. data-api-host="https://..."
+ * overrides the collector URL (default: this script's src minus /v1/df.js).
  */
 (() => {
   "use strict";
@@ -50,7 +43,7 @@
   let base;
   try {
     let host = attr("data-api-host");
-    // Segment's apiHost is often written without a scheme ("api.example.com").
+    // Segment's apiHost is often written without a scheme.
     if (host && !/^([a-z]+:)?\/\/|^\//i.test(host)) host = "https://" + host;
     const u = new URL(host || attr("src") || "/v1/df.js", location.href);
     base = u.origin + (host ? u.pathname : u.pathname.replace(/(\/v1)?\/df\.js$/, ""));
@@ -62,7 +55,20 @@
 
   // --- Identity and consent.
   let userId, consentPrefs; // consentPrefs: set by _df.consent(), else read from cookies per event
-  try { userId = localStorage.getItem("_df_uid") || undefined; } catch (e) { /* storage blocked */ }
+  const store = (k, v) => {
+    try { return v === undefined ? localStorage.getItem(k) || undefined : localStorage.setItem(k, v); } catch (e) { /* blocked */ }
+  };
+  userId = store("_df_uid");
+  // Anonymous id: the collector's _df_aid cookie, else (collector on another site) our localStorage
+  // copy, else a new one, minted after the first answer so the collector's cookie wins when it can.
+  let aid;
+  const anonymousId = () => {
+    const fromCookie = cookie("_df_aid");
+    if (fromCookie) aid = fromCookie;
+    aid = aid || store("_df_aid") || (state === 2 ? uuid() : undefined);
+    if (aid && aid !== store("_df_aid")) store("_df_aid", aid);
+    return aid;
+  };
 
   const currentConsent = () => {
     if (consentPrefs) return consentPrefs;
@@ -102,11 +108,23 @@
     return copy(ev); // also drops undefined fields
   };
 
-  // --- Transport. Never rejects; resolves once the request has settled.
-  const send = (ev) => {
+  // --- Transport. Never rejects. A 5xx, 429 or network error is sent again after 1 s, then 3 s,
+  // with the same messageId: delivery's dedup sees one event.
+  const RETRIES = 2;
+  const beacon = (url, body) => { navigator.sendBeacon(url, new Blob([body], { type: "text/plain" })); };
+  const refused = (ev) => {
+    const c = ev.context.consent;
+    return !!(c && c.categoryPreferences && "advertising" in c.categoryPreferences &&
+      c.categoryPreferences.advertising !== true);
+  };
+  const later = (ms, fn) => new Promise((resolve) => setTimeout(resolve, ms)).then(fn);
+  // `first`: called once the first attempt has settled (queued calls wait for no retry).
+  const send = (ev, first = noop, tries = 0) => {
     try {
-      const aid = cookie("_df_aid"); // set by the collector: read at send time, not at call time
-      if (aid) ev.anonymousId = aid;
+      ev.anonymousId = anonymousId(); // read at send time: the first answer may just have set the cookie
+      const fbp = cookie("_fbp"), fbc = cookie("_fbc"); // the site's (Meta's Pixel's or the collector's)
+      if (fbp && !ev.context.fbp && !refused(ev)) ev.context.fbp = fbp;
+      if (fbc && !ev.context.fbc && !refused(ev)) ev.context.fbc = fbc;
       const body = JSON.stringify(ev);
       const url = base + "/v1/" + ev.type;
       try {
@@ -116,11 +134,18 @@
           keepalive: new Blob([body]).size < 60000, // keepalive bodies share a 64 KB budget
           credentials: "include", // so the collector can set its first-party cookies
           headers: { "Content-Type": "text/plain" }, // a CORS "simple request": no preflight
-        }).then(noop, noop);
+        }).then((r) => { first(); if (r.status >= 500 || r.status === 429) throw r; })
+          .catch((r) => {
+            first();
+            // A network error while the page goes away: no timer will run again, a beacon still goes.
+            if (!(r && r.status) && d.visibilityState === "hidden") return beacon(url, body);
+            return tries < RETRIES ? later(1000 * 3 ** tries, () => send(ev, noop, tries + 1)) : undefined;
+          });
       } catch (e) { // fetch missing or throwing synchronously
-        navigator.sendBeacon(url, new Blob([body], { type: "text/plain" }));
+        beacon(url, body);
       }
     } catch (e) { /* never throw into the page */ }
+    first();
     return Promise.resolve();
   };
 
@@ -141,9 +166,8 @@
       p = send(ev);
     } else if (state === 0) {
       state = 1;
-      p = send(ev);
       const timer = setTimeout(release, 3000);
-      p.then(() => { clearTimeout(timer); release(); });
+      p = send(ev, () => { clearTimeout(timer); release(); });
     } else {
       p = new Promise((resolve) => waiting.push(() => resolve(send(ev))));
     }
