@@ -176,3 +176,35 @@ def test_basic_auth_batch_from_a_backend(local):
     bodies = [json.loads(m["Body"]) for m in local.queue_messages(local.events_queue_url)]
     assert sorted(b["messageId"] for b in bodies) == sorted(f"m-{n}" for n in range(23))
     assert {b["context"]["source_id"] for b in bodies} == {LOCAL_SOURCE}
+
+
+def test_the_handler_answers_the_sample_browser_event(local, monkeypatch):
+    # GIVEN CollectFunction's environment over moto (as the template wires it), a source owning the
+    # sample's write key, and the sample event (events/collect/track_from_browser.json)
+    from tests.support import EVENTS, LambdaContext, load_handler_module
+
+    event = json.loads((EVENTS / "collect" / "track_from_browser.json").read_text())
+    key = json.loads(event["body"])["writeKey"]
+    settings = local.collect_settings().model_copy(update={"cookie_secure": True})  # deployed: https
+    SourceStore(local.dynamodb, settings.sources_table, new_key=lambda: key).create(
+        SourceInput(id="shop", allowed_origins=[SHOP], cookie_domain="example.com")
+    )
+    for name, value in settings.model_dump(exclude_none=True).items():
+        monkeypatch.setenv(name.upper(), str(value))
+    handler = load_handler_module("collect").handler
+    # WHEN the handler runs
+    answer = handler(event, LambdaContext())
+    # THEN Segment's answer, the CORS grant, the three cookies on example.com, and the event queued with
+    # what the collector added
+    assert (answer["statusCode"], json.loads(answer["body"])) == (200, {"success": True})
+    assert answer["headers"]["Access-Control-Allow-Origin"] == SHOP
+    assert sorted(c.split("=", 1)[0] for c in answer["cookies"]) == ["_df_aid", "_fbc", "_fbp"]
+    assert all("; Domain=example.com; Secure; SameSite=Lax" in c for c in answer["cookies"])
+    (message,) = local.queue_messages(local.events_queue_url)
+    queued = json.loads(message["Body"])
+    assert queued["anonymousId"] == "6f0d3c1e-2b4a-4c8d-9e7f-0a1b2c3d4e5f"
+    assert queued["context"]["source_id"] == "shop"
+    assert queued["context"]["ip"] == "203.0.113.50"
+    assert queued["context"]["fbp"] == "fb.1.1733300000000.1234567890"
+    assert queued["context"]["fbc"].endswith(".IwAR2F4-dbP0l7Mn1IawQQGCINEz7PYXQvwjNwB_qa2ofrHyiLjcbCRxTDMgk")
+    assert "writeKey" not in queued

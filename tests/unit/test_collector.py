@@ -77,6 +77,7 @@ class World:
         }
     )
     hops: int = 0
+    counts: list[tuple[str, int]] = field(default_factory=list)
 
     def deps(self) -> CollectDeps:
         return CollectDeps(
@@ -92,6 +93,7 @@ class World:
             clock=lambda: NOW,
             rng=random.Random(7),
             sleep=lambda s: None,
+            count=lambda name, value: self.counts.append((name, value)),
         )
 
     def post(
@@ -398,6 +400,7 @@ def test_a_batch_keeps_the_good_events_and_names_the_bad_ones():
     ]
     assert len(world.sqs.calls) == 1
     assert [b["event"] for b in world.sqs.bodies()] == [f"E{i}" for i in range(12) if i not in (3, 7)]
+    assert world.counts == [("EventsCollected", 10), ("EventsRejected", 3)]
     assert all(b["context"]["locale"] == "en-GB" for b in world.sqs.bodies())
 
 
@@ -428,6 +431,7 @@ def test_events_that_cannot_be_queued_get_a_5xx_so_the_client_retries():
     assert answer_json(answer)["code"] == "unavailable"
     assert world.log.lines[0][0] == "error"
     assert world.log.lines[0][2]["failed"] == 1
+    assert world.counts == [("EventsNotQueued", 1)]
 
 
 def test_a_profile_that_cannot_be_stored_gets_a_5xx():

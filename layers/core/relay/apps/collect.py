@@ -72,8 +72,14 @@ def origins_reader(
     return origins
 
 
-def build_deps(config: CollectSettings, clients: Callable[[str], Any] = aws_client) -> CollectDeps:
-    """The collector's dependencies over real (or moto) AWS clients."""
+def build_deps(
+    config: CollectSettings,
+    clients: Callable[[str], Any] = aws_client,
+    *,
+    count: Callable[[str, int], None] | None = None,
+) -> CollectDeps:
+    """The collector's dependencies over real (or moto) AWS clients; `count` (default: the function's
+    EMF metrics) gets the per-request event counts."""
     from relay.collector.app import CollectDeps
     from relay.observability import logger
     from relay.profiles import ProfileStore
@@ -90,7 +96,17 @@ def build_deps(config: CollectSettings, clients: Callable[[str], Any] = aws_clie
         log=logger,
         trusted_hops=config.trusted_proxy_hops,
         cookie_secure=config.cookie_secure,
+        count=_count if count is None else count,
     )
+
+
+def _count(name: str, value: int) -> None:
+    """One count on the invocation's EMF metrics (flushed by relay.observability.lambda_handler)."""
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    from relay.observability import metrics
+
+    metrics().add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 
 @cache

@@ -84,6 +84,8 @@ class CollectDeps:
     rng: random.Random | None = None
     remaining_s: Callable[[], float] | None = None
     sleep: Callable[[float], None] = time.sleep
+    # Counts for the function's metrics (EventsCollected, EventsRejected, EventsNotQueued).
+    count: Callable[[str, int], None] = field(default=lambda name, value: None)
 
 
 @dataclass
@@ -162,6 +164,8 @@ def _collect(request: Request, deps: CollectDeps, grant: dict[str, str]) -> Answ
     # Profiles first: a track queued in the same request must find its identify's profile when delivered.
     _remember(intake, source, deps, now)
     _enqueue(intake, deps)
+    deps.count("EventsCollected", len(intake.entries))
+    deps.count("EventsRejected", len(intake.rejected))
     cookies = jar.headers(domain=source.cookie_domain, secure=deps.cookie_secure) if origin else []
     if intake.rejected:
         exc = BadRequest(
@@ -208,6 +212,7 @@ def _enqueue(intake: Intake, deps: CollectDeps) -> None:
         deps.sqs, deps.queue_url, intake.entries, sleep=deps.sleep, remaining_s=deps.remaining_s
     )
     if result.failed:
+        deps.count("EventsNotQueued", len(result.failed))
         codes = sorted(set(result.failed.values()))
         deps.log().error(
             "events not queued; the client is told to retry",

@@ -112,7 +112,7 @@ def collect(stack: LocalStack, bodies: list[str], write_key: str, totals: Totals
     from relay.apps.collect import build_deps
     from relay.collector.app import handle
 
-    deps = build_deps(stack.collect_settings(), clients=stack.clients)
+    deps = build_deps(stack.collect_settings(), clients=stack.clients, count=lambda name, value: None)
     for body in bodies:
         request, _ = browser_request(body, write_key)
         answer = handle(request, deps)

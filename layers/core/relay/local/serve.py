@@ -110,7 +110,8 @@ class LocalServer:
             self.graph_url = self._graph_url
         deliver_settings = stack.settings(self.graph_url)
         admin_deps = build_deps(stack.admin_settings(self.graph_url, self.admin_token), clients=stack.clients)
-        collect_deps = collector_deps(stack.collect_settings(), clients=stack.clients)
+        # No EMF metrics outside Lambda: nothing would flush them but a full buffer, onto the console.
+        collect_deps = collector_deps(stack.collect_settings(), clients=stack.clients, count=_uncounted)
         self._server = server
         self.url = f"http://{HOST}:{server.server_address[1]}"
         if self.demo:
@@ -355,6 +356,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
+
+
+def _uncounted(name: str, value: int) -> None:
+    return None
 
 
 def _not_found() -> dict[str, Any]:
