@@ -75,7 +75,13 @@ browser:
 	fi
 	@test -x $(CHROMIUM) && test -x $(CHROMEDRIVER)
 
-pytest: $(VENV)/.ready browser
+## tests/js/node_modules: Segment's Node client for tests/integration/test_segment_clients.py (npm, pinned)
+NODEMODULES := tests/js/node_modules/.ready
+$(NODEMODULES): tests/js/package.json tests/js/package-lock.json
+	npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
+	touch $@
+
+pytest: $(VENV)/.ready browser $(NODEMODULES)
 	$(VENV)/bin/pytest
 
 ## make fuzz: the envelope fuzz tests with many more examples than make test runs (RELAY_FUZZ_EXAMPLES)
@@ -87,4 +93,4 @@ bench: $(VENV)/.ready
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) $(SAMVENV) $(CHECKOVVENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(SAMVENV) $(CHECKOVVENV) tests/js/node_modules .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -10,8 +10,11 @@ import gzip
 import hashlib
 import json
 import logging
+import shutil
+import subprocess
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -219,3 +222,39 @@ def test_a_wrong_write_key_is_refused_401_to_the_clients_on_error_and_nothing_re
     time.sleep(0.5)
     assert accepted(server) == []
     assert server.totals.batches == 0
+
+
+NODE_CLIENT = Path(__file__).resolve().parents[1] / "js" / "segment_node.mjs"
+
+
+def test_segments_node_client_identify_then_order_reach_meta_as_a_purchase_with_the_traits(server):
+    # GIVEN Segment's Node client (tests/js, `npm ci` by make test) with the demo source's write key
+    node = shutil.which("node")
+    assert node is not None, "Node.js is needed for Segment's Node client"
+    assert (NODE_CLIENT.parent / "node_modules" / "@segment" / "analytics-node").is_dir(), (
+        "run `make tests/js/node_modules/.ready` (npm ci --prefix tests/js)"
+    )
+    assert server.write_key is not None
+    # WHEN it identifies user-42 and tracks their order as a backend would (no page), then closes
+    done = subprocess.run(
+        [node, str(NODE_CLIENT), server.url, server.write_key], capture_output=True, text=True, timeout=60
+    )
+    # THEN it made its requests to the collector's /v1/batch without an error
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    assert lines != []
+    assert [line for line in lines if "error" in line] == []
+    assert {(line["method"], line["url"]) for line in lines} == {("POST", f"{server.url}/v1/batch")}
+    assert done.stdout.rstrip().endswith("closed")
+    # AND Meta got the Purchase with the identify's traits hashed
+    eventually(lambda: len(accepted(server)) == 1)
+    [purchase] = accepted(server)
+    assert (purchase.event["event_name"], purchase.event["action_source"]) == ("Purchase", "other")
+    users = purchase.event["user_data"]
+    assert (users["em"], users["ph"], users["fn"], users["external_id"]) == (
+        sha256("jane.doe@example.com"),
+        sha256("16169547888"),
+        sha256("jane"),
+        sha256("user-42"),
+    )
+    assert purchase.event["custom_data"]["value"] == 129.99
