@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from bench.deliver import CLIENT_ENV, IMPORT_RUNS, _import_env, _python
+from bench.deliver import CLIENT_ENV, IMPORT_RUNS, _import_env, _python, timed_runs
 from relay.collector.app import CollectDeps, handle
 from relay.local.serve import http_api_event
 from relay.sources import Source
@@ -227,10 +227,7 @@ def latency() -> dict[str, Any]:
 def cold_import() -> dict[str, float]:
     env = _import_env(**CLIENT_ENV)
     _python(IMPORT_COLLECT, env)  # warm-up, unmeasured: writes the .pyc files
-    runs = [
-        tuple(float(x) * 1000 for x in _python(IMPORT_COLLECT, env).stdout.split())
-        for _ in range(IMPORT_RUNS)
-    ]
+    runs = timed_runs(IMPORT_COLLECT, env)
     return {
         "import_ms": statistics.median(r[0] for r in runs),
         "first_request_ms": statistics.median(r[1] for r in runs),

@@ -316,12 +316,14 @@ def _heaviest_imports(env: dict[str, str], top: int = 5) -> list[tuple[str, floa
     return sorted(rows, key=lambda row: -row[1])[:top]
 
 
+def timed_runs(code: str, env: dict[str, str], runs: int = IMPORT_RUNS) -> list[tuple[float, ...]]:
+    """`code` in `runs` fresh interpreters; each run's printed seconds, in milliseconds."""
+    return [tuple(float(x) * 1000 for x in _python(code, env).stdout.split()) for _ in range(runs)]
+
+
 def _handler_and_clients_ms(env: dict[str, str], runs: int = IMPORT_RUNS) -> dict[str, float]:
     """Medians over fresh interpreters of the handler import, the first batch's clients, and their sum."""
-    pairs = [
-        tuple(float(x) * 1000 for x in _python(IMPORT_HANDLER_AND_CLIENTS, env).stdout.split())
-        for _ in range(runs)
-    ]
+    pairs = timed_runs(IMPORT_HANDLER_AND_CLIENTS, env, runs)
     return {
         "import_ms": statistics.median(p[0] for p in pairs),
         "clients_ms": statistics.median(p[1] for p in pairs),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Iterator, Sequence
 from functools import cache
 from typing import Any
 
@@ -13,6 +15,13 @@ AWS_READ_TIMEOUT_S = 3
 AWS_MAX_ATTEMPTS = 3
 # One attempt of one call at most: the margin a loop keeps before starting another round.
 AWS_ATTEMPT_S = AWS_CONNECT_TIMEOUT_S + AWS_READ_TIMEOUT_S
+# DynamoDB BatchGetItem: keys per call; rounds per chunk while it leaves keys unprocessed (a throttled
+# table can do so on every call, each of which already carries botocore's own retries); the capped
+# exponential wait between rounds.
+BATCH_GET_MAX = 100
+BATCH_GET_ROUNDS = 5
+BACKOFF_BASE_S = 0.05
+BACKOFF_CAP_S = 1.0
 
 
 @cache
@@ -54,3 +63,42 @@ def error_fields(exc: BaseException) -> dict[str, str | None]:
         wrapped = getattr(exc, "aws_code", None)
         code = wrapped if isinstance(wrapped, str) else None
     return {"error": type(exc).__name__, "code": code}
+
+
+class Unprocessed(RuntimeError):
+    """BatchGetItem left keys unprocessed after its rounds, or the invocation had no time for another."""
+
+
+def batch_get(
+    dynamodb: Any,
+    table: str,
+    keys: Sequence[dict[str, Any]],
+    *,
+    projection: dict[str, Any] | None = None,
+    rounds: int = BATCH_GET_ROUNDS,
+    sleep: Callable[[float], None] = time.sleep,
+    remaining_s: Callable[[], float] | None = None,
+) -> Iterator[dict[str, Any]]:
+    """The items of `keys` found in `table` (absent keys yield nothing), BATCH_GET_MAX keys a call, keys
+    left unprocessed asked for again after a capped backoff.
+
+    `projection` is added to each request (ProjectionExpression, ExpressionAttributeNames). Raises
+    botocore errors, or Unprocessed ("keys still unprocessed after N reads" / "no time left for another
+    read") when a chunk's rounds run out or `remaining_s` (seconds left) leaves less than AWS_ATTEMPT_S
+    after the next wait.
+    """
+    for i in range(0, len(keys), BATCH_GET_MAX):
+        request: dict[str, Any] = {table: {"Keys": list(keys[i : i + BATCH_GET_MAX]), **(projection or {})}}
+        for attempt in range(rounds):
+            response = dynamodb.batch_get_item(RequestItems=request)
+            yield from response.get("Responses", {}).get(table, [])
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                break
+            if attempt + 1 < rounds:
+                delay = min(BACKOFF_BASE_S * 2**attempt, BACKOFF_CAP_S)
+                if remaining_s is not None and remaining_s() - delay < AWS_ATTEMPT_S:
+                    raise Unprocessed("no time left for another read")
+                sleep(delay)
+        else:
+            raise Unprocessed(f"keys still unprocessed after {rounds} reads")

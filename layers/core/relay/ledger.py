@@ -13,10 +13,16 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from relay.aws import AWS_ATTEMPT_S, error_fields
+from relay.aws import (
+    AWS_ATTEMPT_S,
+    BACKOFF_BASE_S,
+    BACKOFF_CAP_S,
+    Unprocessed,
+    batch_get,
+    error_fields,
+)
 from relay.observability import Log, logger_or
 
-BATCH_GET_MAX = 100  # DynamoDB BatchGetItem limit
 BATCH_WRITE_MAX = 25  # DynamoDB BatchWriteItem limit
 # Kept one day past the oldest age any vendor accepts (older events can no longer be sent anyway).
 RETENTION_MARGIN = timedelta(days=1)
@@ -25,8 +31,6 @@ DEFAULT_RETENTION = timedelta(days=7) + RETENTION_MARGIN
 # throttled table can do so on every call; each call already carries botocore's own retries.
 READ_ATTEMPTS = 5
 WRITE_ATTEMPTS = 5
-BACKOFF_BASE_S = 0.05
-BACKOFF_CAP_S = 1.0
 # No further round (nor the wait before it) starts with less than one AWS attempt's time left.
 TIME_MARGIN_S = float(AWS_ATTEMPT_S)
 
@@ -86,27 +90,26 @@ class Ledger:
         Raises botocore errors, or LedgerUnavailable when keys stay unprocessed after READ_ATTEMPTS rounds
         or the invocation (`remaining_s`, seconds left) has no time for another round.
         """
-        wanted = list(dict.fromkeys(keys))
+        wanted = [{"key": {"S": k}} for k in dict.fromkeys(keys)]
+        projection = {
+            "ProjectionExpression": "#k, #r",
+            "ExpressionAttributeNames": {"#k": "key", "#r": "record_id"},
+        }
         found: dict[str, str] = {}
-        for i in range(0, len(wanted), BATCH_GET_MAX):
-            request: dict[str, Any] = {
-                self._table: {
-                    "Keys": [{"key": {"S": k}} for k in wanted[i : i + BATCH_GET_MAX]],
-                    "ProjectionExpression": "#k, #r",
-                    "ExpressionAttributeNames": {"#k": "key", "#r": "record_id"},
-                }
-            }
-            for attempt in range(READ_ATTEMPTS):
-                response = self._db.batch_get_item(RequestItems=request)
-                for item in response.get("Responses", {}).get(self._table, []):
-                    found[item["key"]["S"]] = item.get("record_id", {}).get("S", "")
-                request = response.get("UnprocessedKeys") or {}
-                if not request:
-                    break
-                if attempt + 1 < READ_ATTEMPTS:
-                    self._pause(attempt, remaining_s, "read")
-            else:
-                raise LedgerUnavailable(f"ledger: keys still unprocessed after {READ_ATTEMPTS} reads")
+        try:
+            items = batch_get(
+                self._db,
+                self._table,
+                wanted,
+                projection=projection,
+                rounds=READ_ATTEMPTS,
+                sleep=self._sleep,
+                remaining_s=remaining_s,
+            )
+            for item in items:
+                found[item["key"]["S"]] = item.get("record_id", {}).get("S", "")
+        except Unprocessed as exc:
+            raise LedgerUnavailable(f"ledger: {exc}") from None
         return found
 
     def record(

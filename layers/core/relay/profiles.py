@@ -19,20 +19,13 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from relay import consent
-from relay.aws import AWS_ATTEMPT_S
+from relay.aws import Unprocessed, batch_get
 from relay.hashing import ADDRESS_KEYS, TRAIT_KEYS, Hashed
 
 if TYPE_CHECKING:
     from relay.events import Event
 
 DEFAULT_TTL_DAYS = 90
-BATCH_GET_MAX = 100  # DynamoDB BatchGetItem limit
-# Rounds of one chunk of keys while DynamoDB leaves some unprocessed (each call has botocore's own retries).
-READ_ATTEMPTS = 4
-BACKOFF_BASE_S = 0.05
-BACKOFF_CAP_S = 0.5
-# No further round (nor the wait before it) starts with less than one AWS attempt's time left.
-TIME_MARGIN_S = float(AWS_ATTEMPT_S)
 
 # Hashed key → the Segment trait that carries it (delivery reads profiles back as traits: a SHA-256 value
 # passes through normalisation unchanged, so the vendor mapping needs to know nothing of profiles).
@@ -199,7 +192,7 @@ class ProfileStore:
         self, keys: Iterable[str], *, remaining_s: Callable[[], float] | None = None
     ) -> dict[str, Profile]:
         """The stored profiles of `keys` (absent keys left out), with each anonymous profile's linked user
-        profile read too (under its own key). Two BatchGetItem rounds at most per 100 keys.
+        profile read too (under its own key): relay.aws.batch_get, twice at most (the keys, then links).
 
         Raises botocore errors, or ProfilesUnavailable when keys stay unprocessed or time runs out.
         """
@@ -210,26 +203,12 @@ class ProfileStore:
         return found
 
     def _read(self, keys: Iterable[str], remaining_s: Callable[[], float] | None) -> dict[str, Profile]:
-        wanted = list(dict.fromkeys(keys))
-        found: dict[str, Profile] = {}
-        for i in range(0, len(wanted), BATCH_GET_MAX):
-            request: dict[str, Any] = {
-                self._table: {"Keys": [{"pk": {"S": k}} for k in wanted[i : i + BATCH_GET_MAX]]}
-            }
-            for attempt in range(READ_ATTEMPTS):
-                response = self._db.batch_get_item(RequestItems=request)
-                for item in response.get("Responses", {}).get(self._table, []):
-                    found[item["pk"]["S"]] = _profile_of(item)
-                request = response.get("UnprocessedKeys") or {}
-                if not request:
-                    break
-                delay = min(BACKOFF_BASE_S * 2**attempt, BACKOFF_CAP_S)
-                if attempt + 1 == READ_ATTEMPTS or (
-                    remaining_s is not None and remaining_s() - delay < TIME_MARGIN_S
-                ):
-                    raise ProfilesUnavailable("profiles: keys still unprocessed")
-                self._sleep(delay)
-        return found
+        wanted = [{"pk": {"S": k}} for k in dict.fromkeys(keys)]
+        try:
+            items = batch_get(self._db, self._table, wanted, sleep=self._sleep, remaining_s=remaining_s)
+            return {item["pk"]["S"]: _profile_of(item) for item in items}
+        except Unprocessed as exc:
+            raise ProfilesUnavailable(f"profiles: {exc}") from None
 
 
 def for_events(

@@ -123,7 +123,7 @@ def handle(event: Mapping[str, Any], deps: CollectDeps) -> dict[str, Any]:
             raise NotFound(f"no route {request.method} {request.path[:100]}")
         answer = _collect(request, deps, grant)
     except CollectError as exc:
-        answer = _refusal(exc, deps)
+        answer = _refusal(exc)
     except Exception as exc:  # a defect: the client retries (5xx), the log says what kind, never the data
         deps.log().error("collector failed", extra={"error": type(exc).__name__})
         answer = Answer(500, b'{"success":false,"code":"internal","message":"internal error; retry"}')
@@ -174,7 +174,7 @@ def _collect(request: Request, deps: CollectDeps, grant: dict[str, str]) -> Answ
             rejected=intake.rejected,
             accepted=len(intake.entries),
         )
-        answer = _refusal(exc, deps)
+        answer = _refusal(exc)
         answer.cookies = cookies
         return answer
     return Answer(200, SUCCESS, cookies=cookies)
@@ -248,7 +248,7 @@ def _remember(intake: Intake, source: Source, deps: CollectDeps, now: datetime) 
             ) from None
 
 
-def _refusal(exc: CollectError, deps: CollectDeps) -> Answer:
+def _refusal(exc: CollectError) -> Answer:
     """The one mapping of a refusal to its HTTP answer (Segment's shape: `success` false)."""
     doc: dict[str, Any] = {"success": False, "code": exc.code, "message": exc.message}
     if exc.rejected or exc.accepted:

@@ -28,7 +28,6 @@ class Request:
     headers: dict[str, str]
     cookies: dict[str, str]
     source_ip: str
-    body: bytes | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     @property
