@@ -9,7 +9,7 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= eu-west-1
 export AWS_REGION ?= $(AWS_DEFAULT_REGION)
 
-.PHONY: demo test lint typecheck validate checkov pytest browser fuzz bench preview clean
+.PHONY: demo serve screenshots test lint typecheck validate checkov pytest browser fuzz bench preview clean
 
 $(VENV)/.ready: layers/core/requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ $(CHECKOVVENV)/.ready: requirements-checkov.txt
 ## make demo: the main job on the embedded local stack (moto + Graph emulator): queue → deliver → DLQ → redrive
 demo: $(VENV)/.ready
 	$(PY) -m relay local demo
+
+## make serve: the admin API, the console (/console/), the collector and a demo shop on http://localhost:8084
+serve: $(VENV)/.ready
+	$(PY) -m relay local serve
 
 ## make preview: the exact Meta request bodies for every sample event of events/, for every variant
 preview: $(VENV)/.ready
@@ -83,6 +87,10 @@ $(NODEMODULES): tests/js/package.json tests/js/package-lock.json
 
 pytest: $(VENV)/.ready browser $(NODEMODULES)
 	$(VENV)/bin/pytest
+
+## make screenshots: the console suite in headless Chromium, its page screenshots copied to docs/console/
+screenshots: $(VENV)/.ready browser $(NODEMODULES)
+	RELAY_SCREENSHOTS_DIR=$(CURDIR)/docs/console $(VENV)/bin/pytest -p no:cacheprovider -q tests/integration/test_console.py
 
 ## make fuzz: the envelope fuzz tests with many more examples than make test runs (RELAY_FUZZ_EXAMPLES)
 fuzz: $(VENV)/.ready

@@ -223,6 +223,9 @@ ROUTES = [
     ("GET", "/v1/admin/sources/src-1"),
     ("POST", "/v1/admin/sources/src-1/rotate-key"),
     ("DELETE", "/v1/admin/sources/src-1"),
+    ("GET", f"{PREFIX}/int-1/stats"),
+    ("GET", "/v1/admin/info"),
+    ("GET", "/v1/admin/vendors"),
 ]
 
 
@@ -276,6 +279,9 @@ def test_the_openapi_document_is_the_one_open_route_and_describes_the_api(admin)
         "/v1/admin/sources",
         "/v1/admin/sources/{source_id}",
         "/v1/admin/sources/{source_id}/rotate-key",
+        f"{PREFIX}/{{integration_id}}/stats",
+        "/v1/admin/info",
+        "/v1/admin/vendors",
     }
     assert set(document["paths"][PREFIX]) == {"get", "post"}
     assert set(document["paths"][f"{PREFIX}/{{integration_id}}"]) == {"get", "patch", "delete"}

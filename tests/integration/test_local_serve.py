@@ -229,10 +229,13 @@ def test_the_readmes_curl_verbatim_creates_an_integration_through_relay_local_se
         text=True,
     )
     try:
-        banner = _banner(process, lines=9)
-        assert banner[0].startswith("Relay admin API   http://127.0.0.1:8084/"), banner
+        banner = _banner(process, lines=10)
+        assert banner[0].rstrip() == (
+            "Console           http://127.0.0.1:8084/console/  (sign in with the admin token below)"
+        ), banner
+        assert banner[1].startswith("Relay admin API   http://127.0.0.1:8084/"), banner
         assert (
-            banner[2].rstrip()
+            banner[3].rstrip()
             == "Demo shop         http://127.0.0.1:8084/demo/  (source 'demo', retail → pixel 1234567890)"
         )
         assert "from RELAY_ADMIN_TOKEN" in "".join(banner)

@@ -228,13 +228,15 @@ def test_deliver_environment_names_every_resource_it_uses():
         "LEDGER_TABLE": {"Ref": "LedgerTable"},
         "DEBUGGER_TABLE": {"Ref": "DebuggerTable"},
         "PROFILES_TABLE": {"Ref": "ProfilesTable"},
+        "STATS_TABLE": {"Ref": "StatsTable"},
         "TOKEN_SECRET_PREFIX": {"Fn::Sub": "relay/${Stage}/integrations/"},
         "MAX_RECEIVE_COUNT": {"Ref": "MaxReceiveCount"},
     }
 
 
 @pytest.mark.parametrize(
-    "table", ["IntegrationsTable", "SourcesTable", "LedgerTable", "DebuggerTable", "ProfilesTable"]
+    "table",
+    ["IntegrationsTable", "SourcesTable", "LedgerTable", "DebuggerTable", "ProfilesTable", "StatsTable"],
 )
 def test_tables_are_on_demand_and_encrypted(table: str):
     # GIVEN a table / THEN it is billed per request and encrypted at rest
@@ -290,6 +292,7 @@ def test_deliver_function_is_granted_exactly_what_it_uses():
         "dynamodb:BatchGetItem": {"LedgerTable.Arn", "ProfilesTable.Arn"},
         "dynamodb:Query": {"${IntegrationsTable.Arn}/index/by_source"},
         "dynamodb:BatchWriteItem": {"LedgerTable.Arn", "DebuggerTable.Arn"},
+        "dynamodb:UpdateItem": {"StatsTable.Arn"},
         "sqs:SendMessage": {"DeadLetterQueue.Arn"},
         "secretsmanager:GetSecretValue": {secret},
     }
@@ -337,7 +340,7 @@ def test_admin_function_is_granted_exactly_what_it_uses():
         "dynamodb:PutItem": {"IntegrationsTable.Arn", "SourcesTable.Arn"},
         "dynamodb:DeleteItem": {"IntegrationsTable.Arn", "SourcesTable.Arn"},
         "dynamodb:Scan": {"IntegrationsTable.Arn", "SourcesTable.Arn"},
-        "dynamodb:Query": {"${IntegrationsTable.Arn}/index/by_source", "DebuggerTable.Arn"},
+        "dynamodb:Query": {"${IntegrationsTable.Arn}/index/by_source", "DebuggerTable.Arn", "StatsTable.Arn"},
         "secretsmanager:CreateSecret": {secret},
         "secretsmanager:PutSecretValue": {secret},
         "secretsmanager:RestoreSecret": {secret},
@@ -553,6 +556,26 @@ def test_alarm_email_is_subscribed_only_when_set():
     }
 
 
+def test_admin_function_serves_the_console_without_any_other_route_or_grant():
+    # GIVEN the admin function's HTTP API events and its environment
+    events = props("AdminFunction")["Events"]
+    variables = props("AdminFunction")["Environment"]["Variables"]
+    # THEN the console's page and files are GET routes of the same API (nothing else is added)
+    assert {name: e["Properties"] for name, e in events.items() if name != "Admin"} == {
+        "Console": {"ApiId": {"Ref": "AdminApi"}, "Path": "/console", "Method": "GET"},
+        "ConsoleFiles": {"ApiId": {"Ref": "AdminApi"}, "Path": "/console/{proxy+}", "Method": "GET"},
+    }
+    # AND the console learns the collector's URL: the custom domain when there is one, else the API's
+    assert variables["COLLECTOR_URL"] == {
+        "Fn::If": [
+            "HasCollectorDomain",
+            {"Fn::Sub": "https://${CollectorDomainName}"},
+            {"Fn::Sub": "https://${CollectApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}"},
+        ]
+    }
+    assert variables["STATS_TABLE"] == {"Ref": "StatsTable"}
+
+
 def test_outputs_name_the_stack_resources():
     # GIVEN the outputs / THEN each names its resource
     outputs = TEMPLATE["Outputs"]
@@ -565,6 +588,7 @@ def test_outputs_name_the_stack_resources():
         "LedgerTableName": "LedgerTable",
         "DebuggerTableName": "DebuggerTable",
         "ProfilesTableName": "ProfilesTable",
+        "StatsTableName": "StatsTable",
         "CollectFunctionName": "CollectFunction",
         "CollectLogGroupName": "CollectLogGroup",
         "DeliverFunctionName": "DeliverFunction",
@@ -578,6 +602,7 @@ def test_outputs_name_the_stack_resources():
     }
     urls = {
         "AdminApiUrl": {"Fn::Sub": "https://${AdminApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}"},
+        "ConsoleUrl": {"Fn::Sub": "https://${AdminApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/console"},
         "CollectApiUrl": {"Fn::Sub": "https://${CollectApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}"},
         "CollectorDomainTarget": {"Fn::GetAtt": ["CollectorDomain", "RegionalDomainName"]},
     }
@@ -760,6 +785,8 @@ CHECKOV_SKIPS = {
     ("DebuggerTable", "CKV_AWS_28"),
     ("ProfilesTable", "CKV_AWS_119"),
     ("ProfilesTable", "CKV_AWS_28"),
+    ("StatsTable", "CKV_AWS_119"),  # hourly counts only
+    ("StatsTable", "CKV_AWS_28"),
     ("CollectFunction", "CKV_AWS_116"),
     ("CollectFunction", "CKV_AWS_117"),
     ("CollectFunction", "CKV_AWS_115"),
@@ -923,7 +950,7 @@ def test_translated_roles_grant_no_queue_or_table_action_on_a_wildcard(tracing: 
         if any(a.startswith(("sqs:", "dynamodb:")) for a in _as_list(statement["Action"]))
     ]
     # THEN each names its resources (no "*" anywhere in them) and no action is a wildcard
-    assert len(data_statements) == 17
+    assert len(data_statements) == 19
     for statement in data_statements:
         assert statement["Effect"] == "Allow"
         assert "*" not in json.dumps(statement["Resource"])

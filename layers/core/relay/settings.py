@@ -41,6 +41,8 @@ class DeliverSettings(_Settings):
     token_secret_prefix: str = Field(min_length=1)
     # None (a stack from before profiles): events are delivered without profile enrichment.
     profiles_table: str | None = None
+    # None (a stack from before the console): no hourly delivery rollups are recorded.
+    stats_table: str | None = None
     max_receive_count: int = Field(default=5, ge=1)
     # None: each vendor's own API endpoint (Meta: https://graph.facebook.com); set for emulators.
     graph_url: str | None = None
@@ -62,9 +64,12 @@ class AdminSettings(_Settings):
     integrations_table: str = Field(min_length=1)
     sources_table: str = Field(min_length=1)
     debugger_table: str = Field(min_length=1)
+    stats_table: str = Field(min_length=1)
     token_secret_prefix: str = Field(min_length=1)
     dlq_url: str = Field(min_length=1)
     events_queue_url: str = Field(min_length=1)
+    # The collector's base URL (the console fills it into the df.js snippet); None: not deployed with one.
+    collector_url: str | None = None
     # None: each vendor's own API endpoint (Meta: https://graph.facebook.com); set for emulators.
     graph_url: str | None = None
     admin_token_secret: str | None = None

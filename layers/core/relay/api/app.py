@@ -1,7 +1,8 @@
 """The admin API: a gate (bearer auth, body size, media type) in front of Powertools' HTTP API resolver.
 
 The gate runs before the resolver, so a request without the admin token is answered 401 before any
-route, validation or body parsing sees it; only `GET /v1/admin/openapi.json` is open.
+route, validation or body parsing sees it; only `GET /v1/admin/openapi.json` and the console's static
+files (/console) are open.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 # At module level: Powertools reads the OpenAPI route's return annotation at run time.
 from aws_lambda_powertools.event_handler import Response
 
+from relay import console
 from relay.api import auth, problems
 
 if TYPE_CHECKING:
@@ -37,7 +39,7 @@ def build(deps: AdminDeps) -> APIGatewayHttpResolver:
     from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
     from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-    from relay.api import checks, deliveries, dlq, integrations, sources
+    from relay.api import checks, deliveries, dlq, info, integrations, sources, stats
 
     app = APIGatewayHttpResolver(enable_validation=True)
     router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]
@@ -46,6 +48,8 @@ def build(deps: AdminDeps) -> APIGatewayHttpResolver:
     dlq.routes(router, deps)
     sources.routes(router, deps)
     deliveries.routes(router, deps)
+    stats.routes(router, deps)
+    info.routes(router, deps)
     app.include_router(router)
     problems.install(app, log=deps.log, correlation=lambda: _correlation_id(app.current_event.raw_event))
 
@@ -71,7 +75,13 @@ def openapi_document(app: APIGatewayHttpResolver) -> str:
 def handle(
     event: Mapping[str, Any], context: Any, *, deps: AdminDeps, app: APIGatewayHttpResolver | None = None
 ) -> dict[str, Any]:
-    """Answer one API Gateway HTTP API (payload v2) event; never raises for client input."""
+    """Answer one API Gateway HTTP API (payload v2) event; never raises for client input.
+
+    The console's static files (relay.console, under /console) are answered without the admin token: they
+    hold no data, and the page asks for the token before it calls the API."""
+    method, path = _route_of(event)
+    if console.is_console(path):
+        return console.answer(method, path, _headers(event))
     refusal = gate(event, deps)
     if refusal is not None:
         return refusal

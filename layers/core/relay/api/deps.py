@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from relay.integrations import IntegrationStore
     from relay.redrive import RedriveReport, RedriveRequest
     from relay.sources import SourceStore
+    from relay.stats import DeliveryStats
 
 
 class Vault(Protocol):
@@ -32,7 +33,8 @@ class AdminDeps:
     """`admin_token` is read when a request arrives (a rotated secret is picked up by a new container);
     `redrive` runs relay.redrive with the function's queues (a token change redrives `reason=auth`; a dry
     run counts an integration's DLQ messages); `client(vendor)` is that vendor's API client;
-    `debugger` reads the event debugger's records."""
+    `debugger` reads the event debugger's records, `stats` the hourly delivery rollups; `collector_url`
+    is the collector's base URL (None: not known to this deployment)."""
 
     store: IntegrationStore
     sources: SourceStore
@@ -42,3 +44,5 @@ class AdminDeps:
     log: Callable[[], AuditLog]
     client: Callable[[str], Any]
     debugger: Debugger
+    stats: DeliveryStats
+    collector_url: str | None = None

@@ -81,6 +81,7 @@ def build_deps(config: AdminSettings, clients: Callable[[str], Any] = aws_client
 
     from relay.debugger import Debugger
     from relay.sources import SourceStore
+    from relay.stats import DeliveryStats
     from relay.vendors import VENDORS
 
     debugger = Debugger(clients("dynamodb"), config.debugger_table)
@@ -100,6 +101,8 @@ def build_deps(config: AdminSettings, clients: Callable[[str], Any] = aws_client
         log=logger,
         client=client,
         debugger=debugger,
+        stats=DeliveryStats(clients("dynamodb"), config.stats_table),
+        collector_url=config.collector_url,
     )
 
 

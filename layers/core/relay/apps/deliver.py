@@ -21,6 +21,7 @@ def build_deps(config: DeliverSettings, clients: Callable[[str], Any] = aws_clie
     from relay.ledger import RETENTION_MARGIN, Ledger
     from relay.queue import DeadLetters
     from relay.secrets import TokenVault
+    from relay.stats import DeliveryStats
     from relay.vendors import VENDORS, max_event_age
 
     dynamodb = clients("dynamodb")
@@ -35,6 +36,7 @@ def build_deps(config: DeliverSettings, clients: Callable[[str], Any] = aws_clie
         dead_letters=DeadLetters(clients("sqs"), config.dlq_url),
         debugger=Debugger(dynamodb, config.debugger_table),
         profiles=_profile_lookup(dynamodb, config.profiles_table),
+        stats=DeliveryStats(dynamodb, config.stats_table) if config.stats_table else None,
         max_receive_count=config.max_receive_count,
     )
 

@@ -8,8 +8,6 @@ Event Handler's resolver would add ~120 ms to the cold import for nothing the co
 from __future__ import annotations
 
 import base64
-import gzip
-import hashlib
 import json
 import random
 import time
@@ -37,6 +35,7 @@ from relay.collector.request import Request, body_bytes, client_ip, read, write_
 from relay.observability import Log
 from relay.queue import send_batched
 from relay.sources import Source
+from relay.static import Asset, serve
 
 TRACK_TYPES = {
     "/v1/track": "track",
@@ -272,32 +271,16 @@ def _preflight(request: Request, deps: CollectDeps) -> Answer:
     return Answer(204, b"", cors.preflight(origin))
 
 
-@dataclass(frozen=True)
-class _Tag:
-    text: bytes
-    gzipped: bytes
-    etag: str
-
-
 @cache
-def _tag() -> _Tag:
+def _tag() -> Asset:
     text = resources.files("relay.collector").joinpath("static/df.js").read_bytes()
-    return _Tag(text, gzip.compress(text, 9, mtime=0), '"' + hashlib.sha256(text).hexdigest()[:20] + '"')
+    return Asset.of(text, "application/javascript; charset=utf-8")
 
 
 def tag(request: Request) -> Answer:
     """GET /v1/df.js: the browser tag, gzipped when accepted, with its ETag (304 when it matches)."""
     script = _tag()
-    headers = {
-        "Cache-Control": TAG_CACHE_CONTROL,
-        "ETag": script.etag,
-        "Vary": "Accept-Encoding",
-        "X-Content-Type-Options": "nosniff",
-    }
-    kind = "application/javascript; charset=utf-8"
-    if script.etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
-        return Answer(304, b"", headers, content_type=kind)
-    if "gzip" in request.headers.get("accept-encoding", "").lower():
-        body = b"" if request.method == "HEAD" else script.gzipped
-        return Answer(200, body, {**headers, "Content-Encoding": "gzip"}, content_type=kind, base64=True)
-    return Answer(200, b"" if request.method == "HEAD" else script.text, headers, content_type=kind)
+    served = serve(script, method=request.method, headers=request.headers, cache_control=TAG_CACHE_CONTROL)
+    headers = dict(served.headers)
+    kind = headers.pop("Content-Type")
+    return Answer(served.status, served.body, headers, content_type=kind, base64=served.gzipped)

@@ -8,7 +8,9 @@ as a batch item failure. Nothing is lost: a message whose park in the DLQ fails 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
+from relay.aws import error_fields
 from relay.delivery.dedupe import dedupe
 from relay.delivery.model import BatchOutcome, Deps
 from relay.delivery.plan import plan
@@ -28,4 +30,19 @@ def deliver_batch(records: Sequence[SqsRecord], deps: Deps) -> BatchOutcome:
         planned = plan(records, deps, now)
     jobs = dedupe(planned, deps, out)
     results = send_all(jobs, deps, now)
-    return settle(records, planned, jobs, results, deps, now, out)
+    settle(records, planned, jobs, results, deps, now, out)
+    roll_up(out, deps, now)
+    return out
+
+
+def roll_up(out: BatchOutcome, deps: Deps, now: datetime) -> None:
+    """Add each integration's tally to its hourly rollup (best effort: delivery never fails for it)."""
+    if deps.stats is None:
+        return
+    for integration_id, tally in out.by_integration.items():
+        try:
+            deps.stats.add(integration_id, tally, at=now)
+        except Exception as exc:
+            deps.logger().warning(
+                "delivery stats not recorded", extra={"integration_id": integration_id, **error_fields(exc)}
+            )

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from relay.observability import Log, logger_or
 from relay.queue import DlqReason, Parked, SqsRecord
+from relay.stats import Tally
 
 if TYPE_CHECKING:
     from relay.integrations import BrokenIntegration, Integration
@@ -61,6 +62,12 @@ class DeadLetterSink(Protocol):
     ) -> set[int]: ...
 
 
+class StatsSink(Protocol):
+    """relay.stats.DeliveryStats: adds one integration's tally of a batch to its hour."""
+
+    def add(self, integration_id: str, tally: Tally, *, at: datetime) -> None: ...
+
+
 class DebugSink(Protocol):
     def record(
         self,
@@ -83,6 +90,8 @@ class Deps:
     ledger: LedgerLike
     dead_letters: DeadLetterSink
     debugger: DebugSink | None = None
+    # The hourly per-integration rollup (relay.stats); None: not recorded.
+    stats: StatsSink | None = None
     # The hashed profiles of profile keys (relay.profiles.ProfileStore.lookup); None: no enrichment.
     profiles: Callable[[list[str]], Mapping[str, Profile]] | None = None
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
@@ -161,9 +170,17 @@ class BatchOutcome:
     graph_latency_s: list[float] = field(default_factory=list)
     batch_sizes: list[int] = field(default_factory=list)
     match_keys: Counter[str] = field(default_factory=Counter)
+    # Per integration: delivered, match keys, dead-lettered, retrying (relay.stats rolls them up hourly).
+    by_integration: dict[str, Tally] = field(default_factory=dict)
     version_warnings: int = 0
     version_errors: int = 0
     unconfirmed: int = 0
+
+    def tally(self, integration_id: str) -> Tally:
+        found = self.by_integration.get(integration_id)
+        if found is None:
+            found = self.by_integration[integration_id] = Tally()
+        return found
 
     def response(self) -> dict[str, Any]:
         """Lambda's partial batch response."""

@@ -47,6 +47,7 @@ def settle(
                 parked.append(_park(item, last_reason, integration_id, last_detail))
             else:
                 failed.add(item.record.message_id)
+                out.tally(integration_id).retrying += 1
     to_park = [p for p in parked if p.record_id not in failed]
     not_parked = deps.dead_letters.park(to_park, remaining_s=deps.remaining_s) if to_park else set()
     # A park that was sent is in the DLQ: it is counted, whatever happened to the record's other parks.
@@ -57,6 +58,8 @@ def settle(
             failed.add(park.record_id)
         else:
             out.dead_lettered[park.reason] += 1
+            if park.integration_id is not None:
+                out.tally(park.integration_id).dead_lettered[park.reason] += 1
     if not_parked:
         back = len({to_park[n].record_id for n in not_parked})
         deps.logger().error("DLQ send failed; the records go back to SQS", extra={"records": back})
@@ -80,10 +83,14 @@ def _count(job: Job, result: JobResult, out: BatchOutcome) -> None:
         out.batch_sizes.append(receipt.events_received)
         out.version_warnings += receipt.version_warning is not None
     out.delivered += len(result.delivered)
+    tally = out.tally(job.integration.id)
+    tally.delivered += len(result.delivered)
     keys = VENDORS[job.integration.vendor].MATCH_KEYS
     for item in result.delivered:
         user_data = item.event.payload.get("user_data", {})
-        out.match_keys.update(k for k in keys if k in user_data)
+        carried = [k for k in keys if k in user_data]
+        out.match_keys.update(carried)
+        tally.match_keys.update(carried)
 
 
 def _park(item: Pending, reason: DlqReason, integration_id: str, detail: str) -> Parked:

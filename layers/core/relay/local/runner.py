@@ -263,4 +263,10 @@ def demo(out: Callable[[str], None] = print) -> dict[str, Any]:
         out(f"\nStill in the DLQ: {[a.get('reason', {}).get('StringValue') for a in left]}")
         summary = totals.summary()
         out(json.dumps(summary, indent=2))
+        from relay.local.serve import CONSOLE_PATH, DEFAULT_PORT
+
+        out(
+            f"\nThe management console: `make serve` (python -m relay local serve), then open "
+            f"http://localhost:{DEFAULT_PORT}{CONSOLE_PATH} and sign in with the admin token it prints."
+        )
         return summary

@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from relay.api.auth import generate_token
+from relay.console import is_console
 from relay.local.graph import GraphEmulator
 from relay.local.stack import ACCOUNT, LocalStack, Totals
 
@@ -33,6 +34,7 @@ HOST = "127.0.0.1"
 ADMIN_PREFIX = "/v1/admin"
 COLLECT_PREFIX = "/v1/"
 DEMO_PATH = "/demo/"
+CONSOLE_PATH = "/console/"
 DEMO_PAGE = Path(__file__).resolve().parent / "static" / "demo" / "index.html"
 WRITE_KEY_PLACEHOLDER = "__WRITE_KEY__"
 DEMO_SOURCE = "demo"
@@ -109,18 +111,21 @@ class LocalServer:
         else:
             self.graph_url = self._graph_url
         deliver_settings = stack.settings(self.graph_url)
-        admin_deps = build_deps(stack.admin_settings(self.graph_url, self.admin_token), clients=stack.clients)
-        # No EMF metrics outside Lambda: nothing would flush them but a full buffer, onto the console.
-        collect_deps = collector_deps(stack.collect_settings(), clients=stack.clients, count=_uncounted)
         self._server = server
         self.url = f"http://{HOST}:{server.server_address[1]}"
+        admin_deps = build_deps(
+            stack.admin_settings(self.graph_url, self.admin_token, collector_url=self.url),
+            clients=stack.clients,
+        )
+        # No EMF metrics outside Lambda: nothing would flush them but a full buffer, onto the console.
+        collect_deps = collector_deps(stack.collect_settings(), clients=stack.clients, count=_uncounted)
         if self.demo:
             self.write_key = self._demo_source(stack, deliver_settings)
         page = self._demo_page()
 
         def answer(event: dict[str, Any]) -> dict[str, Any]:
             path = str(event.get("rawPath") or "")
-            if path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/"):
+            if path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/") or is_console(path):
                 return handle(event, None, deps=admin_deps)
             if path.startswith(COLLECT_PREFIX):
                 return collect(event, collect_deps)
@@ -132,6 +137,8 @@ class LocalServer:
                     "headers": {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"},
                     "body": page,
                 }
+            if path == "/":
+                return {"statusCode": 302, "headers": {"Location": CONSOLE_PATH}, "body": ""}
             return _not_found()
 
         server.answer = answer
@@ -225,6 +232,7 @@ class LocalServer:
     def banner(self) -> list[str]:
         """What `relay local serve` prints once started (the token only when it generated one)."""
         lines = [
+            f"Console           {self.url}{CONSOLE_PATH}  (sign in with the admin token below)",
             f"Relay admin API   {self.url}{ADMIN_PREFIX}/integrations",
             f"Collector         {self.url}/v1/track  (Segment HTTP API; the tag at {self.url}/v1/df.js)",
         ]

@@ -173,17 +173,27 @@ class LocalStack:
             {**values, "graph_url": graph_url, "integrations_cache_s": 0, "token_cache_s": 0}
         )
 
-    def admin_settings(self, graph_url: str | None, admin_token: str) -> AdminSettings:
+    def admin_settings(
+        self, graph_url: str | None, admin_token: str, collector_url: str | None = None
+    ) -> AdminSettings:
         """The AdminFunction's environment as the template wires it, with the admin token given directly
-        (RELAY_ADMIN_TOKEN) instead of its secret, pointed at `graph_url`."""
+        (RELAY_ADMIN_TOKEN) instead of its secret, pointed at `graph_url`, with the local collector's
+        `collector_url` (the template's is the deployed API's)."""
         variables = dict(
             self.template["Resources"]["AdminFunction"]["Properties"]["Environment"]["Variables"]
         )
         variables.pop("ADMIN_TOKEN_SECRET", None)  # a generated secret: locally the token is passed in
+        variables.pop("COLLECTOR_URL", None)
         env = _resolve(variables, self.context)
         values = {k.lower(): v for k, v in env.items()}
         return AdminSettings.model_validate(
-            {**values, "graph_url": graph_url, "relay_admin_token": admin_token, "admin_token_cache_s": 0}
+            {
+                **values,
+                "graph_url": graph_url,
+                "relay_admin_token": admin_token,
+                "admin_token_cache_s": 0,
+                "collector_url": collector_url,
+            }
         )
 
     def collect_settings(self) -> CollectSettings:

@@ -5,7 +5,7 @@ No abstract base class until a second vendor exists; `Vendor` only names what co
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from relay.events import Event
     from relay.integrations import Integration
     from relay.outbound import Outcome, Rejected, ServerEvent
+    from relay.stats import KeyGuide
+    from relay.vendors.meta_capi.variants import VariantSummary
 
 VendorName = Literal["meta_capi"]
 # The integration `config` model of each vendor (a discriminated union once there are two).
@@ -26,7 +28,11 @@ class Vendor(Protocol):
     MAX_EVENT_AGE: timedelta
     MAX_EVENTS_PER_REQUEST: int
     CALL_TIMEOUT_S: float
+    TITLE: str
     MATCH_KEYS: tuple[str, ...]
+    MATCH_KEY_GUIDE: Mapping[str, KeyGuide]
+
+    def variant_catalogue(self) -> tuple[VariantSummary, ...]: ...
 
     def map_event(self, event: Event, integration: Integration, *, now: datetime) -> Outcome: ...
 

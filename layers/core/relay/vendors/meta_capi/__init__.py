@@ -19,33 +19,28 @@ from relay.vendors.meta_capi.limits import (
     MAX_EVENTS_PER_REQUEST,
 )
 from relay.vendors.meta_capi.mapping import map_event
+from relay.vendors.meta_capi.match import MATCH_KEY_GUIDE, MATCH_KEYS
 from relay.vendors.meta_capi.request import GraphRequest
 from relay.vendors.meta_capi.request import build_requests as _build_requests
 from relay.vendors.meta_capi.user_data import clear_caches
+from relay.vendors.meta_capi.variants import catalogue as variant_catalogue
 
 if TYPE_CHECKING:
     from relay.integrations import Integration
     from relay.vendors.meta_capi.client import GraphClient
 
 NAME = "meta_capi"
-# The user_data keys whose share of delivered events is published as match-key coverage.
-MATCH_KEYS: tuple[str, ...] = (
-    "em",
-    "ph",
-    "fbp",
-    "fbc",
-    "external_id",
-    "client_ip_address",
-    "client_user_agent",
-)
+TITLE = "Meta Conversions API"
 
 __all__ = [
     "CALL_TIMEOUT_S",
     "GRAPH_URL",
     "MATCH_KEYS",
+    "MATCH_KEY_GUIDE",
     "MAX_EVENTS_PER_REQUEST",
     "MAX_EVENT_AGE",
     "NAME",
+    "TITLE",
     "Config",
     "GraphRequest",
     "build_requests",
@@ -55,6 +50,7 @@ __all__ = [
     "map_event",
     "new_client",
     "test_request",
+    "variant_catalogue",
 ]
 
 

@@ -123,6 +123,32 @@ _EXTRA: Final[dict[str, dict[str, Rule]]] = {
     },
 }
 
+# The product description's "Choose a variant" list, in its order: each variant's title and summary.
+VARIANT_INFO: Final[dict[str, tuple[str, str]]] = {
+    "retail": ("Retail", "full e-commerce funnel (product views, cart, checkout, purchase, refunds)"),
+    "travel": ("Travel", "search, booking, and cancellation events"),
+    "b2b_saas": ("B2B / SaaS", "sign-up, trial, subscription, and lead events"),
+    "default": ("Default", "standard page view and conversion tracking"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class MappedEvent:
+    """One row of a variant as shown to people: the spec event (as the tables spell it) and its Meta event."""
+
+    event: str
+    meta_event: str
+    fields: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class VariantSummary:
+    name: str
+    title: str
+    summary: str
+    events: tuple[MappedEvent, ...]
+
+
 TRAVEL_FIELDS: Final = frozenset(_TRAVEL.split())
 PAGE_KEYS: Final = ("page", "screen")
 # Distinct spec-event names a compiled plan remembers (custom events can have any name).
@@ -180,3 +206,17 @@ def resolve(
         return PAGE_VIEW
     rule = _TABLES[variant].get(key)
     return rule if rule is not None else Rule(custom_event_name(spec), passthrough=True)
+
+
+def catalogue() -> tuple[VariantSummary, ...]:
+    """Every variant with the events it maps (page and screen first, then its table's rows as spelled in
+    them, a variant's own rows replacing the default's of the same event), in VARIANT_INFO's order."""
+    out = []
+    for name, (title, summary) in VARIANT_INFO.items():
+        rows: dict[str, tuple[str, Rule]] = {}
+        for spec, rule in (*_DEFAULT.items(), *_EXTRA[name].items()):
+            rows[event_key(spec)] = (spec, rule)
+        events = [MappedEvent(k, PAGE_VIEW.meta_event, ()) for k in PAGE_KEYS]
+        events += [MappedEvent(spec, r.meta_event, tuple(sorted(r.fields))) for spec, r in rows.values()]
+        out.append(VariantSummary(name, title, summary, tuple(events)))
+    return tuple(out)
