@@ -57,9 +57,37 @@ def serve(
         "X-Content-Type-Options": "nosniff",
         **(extra or {}),
     }
-    if asset.etag in [t.strip() for t in headers.get("if-none-match", "").split(",")]:
+    if _matches(headers.get("if-none-match", ""), asset.etag):
         return Served(304, b"", out)
     head = method.upper() == "HEAD"
-    if "gzip" in headers.get("accept-encoding", "").lower():
+    if accepts_gzip(headers.get("accept-encoding", "")):
         return Served(200, b"" if head else asset.gzipped, {**out, "Content-Encoding": "gzip"}, True)
     return Served(200, b"" if head else asset.body, out)
+
+
+def _matches(if_none_match: str, etag: str) -> bool:
+    """If-None-Match's weak comparison (RFC 9110 §13.1.2): `*`, or any listed tag, `W/` or not."""
+    tags = [t.strip() for t in if_none_match.split(",")]
+    return "*" in tags or etag in (t.removeprefix("W/") for t in tags)
+
+
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether Accept-Encoding allows gzip (`gzip` or `*` without `q=0`; `x-gzip` counts as gzip)."""
+    allowed: dict[str, bool] = {}
+    for part in accept_encoding.lower().split(","):
+        coding, *params = (p.strip() for p in part.split(";"))
+        if not coding:
+            continue
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        allowed[coding] = q > 0
+    for coding in ("gzip", "x-gzip"):
+        if coding in allowed:
+            return allowed[coding]
+    return allowed.get("*", False)

@@ -120,9 +120,13 @@ class DeliveryStats:
         out = Window(since=since, until=until)
         kwargs: dict[str, Any] = {
             "TableName": self._table,
-            "KeyConditionExpression": "integration_id = :i AND #h >= :since",
+            "KeyConditionExpression": "integration_id = :i AND #h BETWEEN :since AND :until",
             "ExpressionAttributeNames": {"#h": "hour"},
-            "ExpressionAttributeValues": {":i": {"S": integration_id}, ":since": {"S": hour_of(since)}},
+            "ExpressionAttributeValues": {
+                ":i": {"S": integration_id},
+                ":since": {"S": hour_of(since)},
+                ":until": {"S": hour_of(until)},
+            },
         }
         while True:  # at most MAX_WINDOW_HOURS small items: one page, in practice
             answer = self._db.query(**kwargs)

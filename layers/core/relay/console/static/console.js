@@ -63,10 +63,6 @@ function chip(text, tone = "neutral") {
   return h("span", { class: `chip chip-${tone}`, text });
 }
 
-function visuallyHidden(text) {
-  return h("span", { class: "visually-hidden", text });
-}
-
 function mono(text) {
   return h("code", { class: "mono", text: text ?? "—" });
 }
@@ -1099,7 +1095,7 @@ function integrationForm({ mode, current, sources, vendor }) {
   const sourceSelect = select([["", "Choose a source…"], ...sources.map((s) => [s.id, `${s.name || s.id} (${s.id})`])], { value: c.source_id || (sources.length === 1 ? sources[0].id : ""), required: true });
   controls.source = sourceSelect;
   controls.name = input({ value: c.name || "", maxlength: "200" });
-  controls.pixel = input({ value: config.pixel_id || "", inputmode: "numeric", autocomplete: "off", required: true, maxlength: "32" });
+  controls.pixel = input({ value: config.pixel_id || "", inputmode: "numeric", autocomplete: "off", required: true });
   controls.token = input({ type: "password", autocomplete: "off", required: mode === "create", placeholder: mode === "edit" && c.token_last4 ? `…${c.token_last4}` : "" });
   controls.testCode = input({ value: config.test_event_code || "", maxlength: "64", placeholder: "TEST12345" });
   controls.pixel.addEventListener("input", () => checkPixel(controls.pixel, false));
@@ -1537,7 +1533,18 @@ async function viewIntegration(id, tab = "settings") {
     const it = state.integration;
     page.h1.textContent = it.name || it.id;
     document.title = `${it.name || it.id} · ${APP_NAME}`;
-    replace(meta, it.enabled ? chip("Enabled", "ok") : chip("Disabled"), " ", vendor.title, " · ", humanize(it.variant), " · pixel ", mono(it.config.pixel_id), " · source ", mono(it.source_id), " · id ", mono(it.id));
+    const source = sources.find((s) => s.id === it.source_id);
+    replace(
+      meta,
+      it.enabled ? chip("Enabled", "ok") : chip("Disabled"),
+      " ",
+      vendor.title,
+      " · ",
+      humanize(it.variant),
+      " · pixel ",
+      mono(it.config.pixel_id),
+      h("span", { class: "ids" }, "source ", source ? `${source.name || source.id} ` : "", mono(it.source_id), " · id ", mono(it.id)),
+    );
     replace(
       headActions,
       button(it.enabled ? "Disable" : "Enable", { kind: it.enabled ? "" : "button-primary", onClick: (event) => toggleEnabled(state, event.currentTarget, status) }),
@@ -1572,6 +1579,7 @@ function integrationTabs(state, initial) {
   );
   const builders = { settings: settingsPanel, test: testPanel, debugger: debuggerPanel, quality: qualityPanel };
   function show(key, focus) {
+    if (built.size) document.getElementById("flash").replaceChildren(); // a message of the page's arrival
     for (const tab of tabs) {
       const selected = tab.dataset.tab === key;
       tab.setAttribute("aria-selected", String(selected));
@@ -2003,7 +2011,7 @@ function matchKeyChart(stats) {
       "tr",
       { class: k.low ? "low" : "", dataset: { key: k.key } },
       h("th", { scope: "row" }, mono(k.key), " ", h("span", { class: "key-label", text: k.label || "" })),
-      h("td", { class: "bar-cell" }, h("span", { class: "bar", "aria-hidden": "true" }, fill), h("span", { class: "pct", text: fmtShare(k.share) })),
+      h("td", {}, h("div", { class: "bar-cell" }, h("span", { class: "bar", "aria-hidden": "true" }, fill), h("span", { class: "pct", text: fmtShare(k.share) }))),
       h("td", { class: "num", text: fmtCount(k.events) }),
       h("td", {}, k.low ? h("span", { class: "advice" }, chip("Low", "warn"), " ", k.advice || "") : chip("Good", "ok")),
     );
@@ -2134,18 +2142,20 @@ function redriveCard(integrations, reasons, reportRegion, refresh) {
     }
     const btn = mode === "dry" ? dry : run;
     say(reportRegion, loading(mode === "dry" ? "Counting…" : "Redriving…"));
-    await busy(btn, mode === "dry" ? "Counting…" : "Redriving…", async () => {
+    const report = await busy(btn, mode === "dry" ? "Counting…" : "Redriving…", async () => {
       try {
-        const report = await api("POST", "/dlq/redrive", { body: request });
-        say(reportRegion, redriveReport(report));
-        if (!report.dry_run) await refresh();
+        const done = await api("POST", "/dlq/redrive", { body: request });
+        say(reportRegion, redriveReport(done));
+        return done;
       } catch (error) {
         if (error.fields && error.fields.length) {
           renderFieldErrors(form, error.fields);
           say(reportRegion);
         } else say(reportRegion, errorBlock(error, "The redrive did not run."));
+        return null;
       }
     });
+    if (report && !report.dry_run) await refresh(); // the counts after the move
   });
   return card("Redrive", form);
 }
