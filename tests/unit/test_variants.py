@@ -392,3 +392,13 @@ def test_purchase_value_chain(props, value):
     sent = _sent(_map("default", track("Order Completed", {**props, "currency": "USD"})))
     # THEN value follows total, revenue, value, then Σ price × quantity (exact decimal arithmetic)
     assert sent.payload["custom_data"]["value"] == value
+
+
+def test_every_variant_an_integration_may_name_has_a_card_in_the_catalogue():
+    # GIVEN the variants an integration may name, and the console's catalogue of them
+    from relay.integrations import VARIANTS
+    from relay.vendors.meta_capi.variants import VARIANT_INFO, catalogue
+
+    # THEN each has exactly one card, in the product description's order, none is left out
+    assert [v.name for v in catalogue()] == list(VARIANT_INFO) == ["retail", "travel", "b2b_saas", "default"]
+    assert set(VARIANT_INFO) == set(VARIANTS)

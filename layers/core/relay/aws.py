@@ -15,6 +15,8 @@ AWS_READ_TIMEOUT_S = 3
 AWS_MAX_ATTEMPTS = 3
 # One attempt of one call at most: the margin a loop keeps before starting another round.
 AWS_ATTEMPT_S = AWS_CONNECT_TIMEOUT_S + AWS_READ_TIMEOUT_S
+# One call with all its attempts and standard mode's backoff: what a best-effort write must leave room for.
+AWS_CALL_S = AWS_MAX_ATTEMPTS * AWS_ATTEMPT_S + 6
 # DynamoDB BatchGetItem: keys per call; rounds per chunk while it leaves keys unprocessed (a throttled
 # table can do so on every call, each of which already carries botocore's own retries); the capped
 # exponential wait between rounds.

@@ -66,6 +66,30 @@ class KeyGuide:
     advice: str
 
 
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    """One match key over a window: `share` = events carrying it / events delivered (0 when none were),
+    rounded to 4 places; `low` below its guide's threshold (never when nothing was delivered)."""
+
+    key: str
+    label: str
+    events: int
+    share: float
+    low: bool
+    advice: str | None
+
+
+def coverage(window: Window, guide: Mapping[str, KeyGuide]) -> list[Coverage]:
+    """Each key of `guide`, in its order, over `window`; `advice` only for a low share."""
+    out = []
+    for key, g in guide.items():
+        count = window.match_keys.get(key, 0)
+        share = count / window.delivered if window.delivered else 0.0
+        low = bool(window.delivered) and share < g.low_below
+        out.append(Coverage(key, g.label, count, round(share, 4), low, g.advice if low else None))
+    return out
+
+
 def hour_of(at: datetime) -> str:
     return at.astimezone(UTC).strftime(HOUR_KEY)
 

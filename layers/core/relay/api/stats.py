@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from relay.api.integrations import PREFIX, IntegrationId, answers
-from relay.stats import MAX_WINDOW_HOURS
+from relay.stats import MAX_WINDOW_HOURS, coverage
 from relay.vendors import VENDORS
 
 if TYPE_CHECKING:
@@ -23,7 +23,9 @@ DEFAULT_HOURS = 24
 
 
 class KeyShare(BaseModel):
-    """`share`: events carrying the key / events delivered (0 when none were); `advice` only when low."""
+    """relay.stats.Coverage: `share` = events carrying the key / events delivered; `advice` only when low."""
+
+    model_config = ConfigDict(from_attributes=True)
 
     key: str
     label: str
@@ -66,21 +68,7 @@ def routes(router: APIGatewayHttpRouter, deps: AdminDeps) -> None:
     ) -> IntegrationStats:
         integration = deps.store.get(integration_id)  # 404 for an unknown integration
         found = deps.stats.window(integration_id, now=datetime.now(UTC), hours=hours)
-        shares = []
-        for key, guide in VENDORS[integration.vendor].MATCH_KEY_GUIDE.items():
-            count = found.match_keys.get(key, 0)
-            share = count / found.delivered if found.delivered else 0.0
-            low = bool(found.delivered) and share < guide.low_below
-            shares.append(
-                KeyShare(
-                    key=key,
-                    label=guide.label,
-                    events=count,
-                    share=round(share, 4),
-                    low=low,
-                    advice=guide.advice if low else None,
-                )
-            )
+        shares = coverage(found, VENDORS[integration.vendor].MATCH_KEY_GUIDE)
         return IntegrationStats(
             integration_id=integration_id,
             hours=hours,
@@ -91,6 +79,6 @@ def routes(router: APIGatewayHttpRouter, deps: AdminDeps) -> None:
             retrying=found.retrying,
             last_outcome=found.last_outcome,
             last_at=found.last_at,
-            match_keys=shares,
+            match_keys=[KeyShare.model_validate(c) for c in shares],
             by_hour=[HourCount(hour=h, delivered=n) for h, n in sorted(found.by_hour.items())],
         )

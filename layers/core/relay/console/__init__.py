@@ -98,8 +98,9 @@ def answer(method: str, path: str, headers: Mapping[str, str]) -> dict[str, Any]
     """The HTTP API (payload v2) answer for a request under /console (`headers` in lower case).
 
     `/console` and `/console/` are the page (any other path under /console/ but an asset is the page too,
-    so a bookmarked deep link loads it); `/console/assets/<name>.<digest>.<ext>` the assets. GET and
-    HEAD only (405 otherwise); an unknown asset is 404."""
+    so a bookmarked deep link loads it); `/console/assets/<name>.<digest>.<ext>` the assets; an unknown
+    asset is 404. GET and HEAD are answered, any other method 405 (deployed, API Gateway routes only GET
+    here; `relay local serve` passes every method)."""
     if method.upper() not in ("GET", "HEAD"):
         return _v2(Served(405, b"method not allowed\n", {"Allow": "GET, HEAD", **_text()}))
     files = bundle()

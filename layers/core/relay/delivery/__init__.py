@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from relay.aws import AWS_ATTEMPT_S, error_fields
+from relay.aws import AWS_CALL_S, error_fields
 from relay.delivery.dedupe import dedupe
 from relay.delivery.model import BatchOutcome, Deps
 from relay.delivery.plan import plan
@@ -40,13 +40,14 @@ def roll_up(out: BatchOutcome, deps: Deps, now: datetime) -> None:
     if deps.stats is None:
         return
     for integration_id, tally in out.by_integration.items():
-        if deps.remaining_s is not None and deps.remaining_s() < AWS_ATTEMPT_S:
+        if deps.remaining_s is not None and deps.remaining_s() < AWS_CALL_S:
             # Finishing the invocation matters more: a timeout would redeliver the whole batch.
             deps.logger().warning("delivery stats skipped: the invocation is about to end")
             return
         try:
             deps.stats.add(integration_id, tally, at=now)
-        except Exception as exc:
+        except Exception as exc:  # the table fails for every integration alike: no second wait
             deps.logger().warning(
                 "delivery stats not recorded", extra={"integration_id": integration_id, **error_fields(exc)}
             )
+            return
