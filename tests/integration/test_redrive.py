@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -360,3 +361,31 @@ def test_handler_rejects_an_invalid_event(queues: Queues, monkeypatch: pytest.Mo
     with pytest.raises(ValidationError):
         app.handler({"integration": "int-1"}, LambdaContext(function_name="relay-redrive"))
     assert len(drain(queues, queues.dlq_url)) == 1
+
+
+def test_a_message_parked_again_during_the_run_is_left_for_the_next_run(queues: Queues) -> None:
+    # GIVEN two parked events, and a deliver worker that parks whatever is moved again at once (its cause,
+    # a revoked token, is still there) under a new message id
+    park(queues, body("m-1"), reason="auth")
+    park(queues, body("m-2"), reason="auth")
+
+    class ParksAgain:
+        """moto's SQS, with each event moved to the events queue parked straight back in the DLQ."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(queues.sqs, name)
+
+        def send_message_batch(self, **kwargs: Any) -> Any:
+            answer = queues.sqs.send_message_batch(**kwargs)
+            time.sleep(0.01)  # SentTimestamp has millisecond resolution: clearly after the run began
+            for entry in kwargs["Entries"]:
+                park(queues, entry["MessageBody"], reason="auth")
+            return answer
+
+    # WHEN everything is redriven (a moment after the parks)
+    time.sleep(0.01)
+    report = run(queues, RedriveRequest(), sqs=ParksAgain())
+    # THEN each of the two is moved once, and the run stops at the first message parked since it began
+    assert (report.examined, report.moved, report.stopped) == (2, 2, "caught_up")
+    # AND the re-parked copies wait in the DLQ for a run after the cause is fixed
+    assert sorted(json.loads(m["Body"])["messageId"] for m in drain(queues, queues.dlq_url)) == ["m-1", "m-2"]

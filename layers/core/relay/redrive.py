@@ -22,6 +22,7 @@ MaxReceiveCount times without success); it is counted, and filtered, as reason `
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -54,7 +55,9 @@ WAIT_SECONDS = 1
 # Stop receiving when less time than this is left, so the kept messages are released in time.
 TIME_MARGIN_MS = 20_000
 
-StopReason = Literal["max_messages", "empty", "seen_again", "time", "send_error", "delete_error"]
+StopReason = Literal["max_messages", "empty", "seen_again", "caught_up", "time", "send_error", "delete_error"]
+# The run saw every message that was in the DLQ when it began.
+COMPLETE: frozenset[StopReason] = frozenset({"empty", "seen_again", "caught_up"})
 
 
 class SqsClient(Protocol):
@@ -127,10 +130,16 @@ def redrive(
     remaining_ms: Callable[[], int] | None = None,
     visibility_timeout: int = RECEIVE_VISIBILITY_SECONDS,
     wait_seconds: int = WAIT_SECONDS,
+    wall_clock: Callable[[], float] = time.time,
 ) -> RedriveReport:
-    """Move the DLQ messages matching `request` back to the events queue (see the module docstring)."""
+    """Move the DLQ messages matching `request` back to the events queue (see the module docstring).
+
+    A message parked after the run began (its SentTimestamp, by `wall_clock`) is left alone and ends the
+    run (`caught_up`): it is a new failure, or one this run moved that failed again — moving it again
+    would loop for as long as its cause lasts."""
     cutoff = now() - (max_age if max_age is not None else max_event_age())
-    run = _Run(request, sqs=sqs, dlq_url=dlq_url, queue_url=queue_url, cutoff=cutoff)
+    started_ms = int(wall_clock() * 1000)
+    run = _Run(request, sqs=sqs, dlq_url=dlq_url, queue_url=queue_url, cutoff=cutoff, started_ms=started_ms)
     try:
         run.report.stopped = run.loop(
             remaining_ms=remaining_ms, visibility_timeout=visibility_timeout, wait_seconds=wait_seconds
@@ -150,9 +159,17 @@ def redrive(
 
 class _Run:
     def __init__(
-        self, request: RedriveRequest, *, sqs: SqsClient, dlq_url: str, queue_url: str, cutoff: datetime
+        self,
+        request: RedriveRequest,
+        *,
+        sqs: SqsClient,
+        dlq_url: str,
+        queue_url: str,
+        cutoff: datetime,
+        started_ms: int,
     ) -> None:
         self.request = request
+        self.started_ms = started_ms
         self.sqs = sqs
         self.dlq_url = dlq_url
         self.queue_url = queue_url
@@ -189,12 +206,15 @@ class _Run:
             messages: list[dict[str, Any]] = answer.get("Messages") or []
             if not messages:
                 return "empty"
-            seen_again = False
+            seen_again = caught_up = False
             to_move: list[dict[str, Any]] = []
             for message in messages:
                 message_id: str = message["MessageId"]
                 if message_id in self.examined_ids:
                     seen_again = True
+                    self.held[message_id] = message["ReceiptHandle"]
+                elif self._parked_since_start(message):
+                    caught_up = True
                     self.held[message_id] = message["ReceiptHandle"]
                 elif self.report.examined >= self.request.max_messages:
                     self.held[message_id] = message["ReceiptHandle"]  # more than asked for: not examined
@@ -206,6 +226,12 @@ class _Run:
                     return stop
             if seen_again:
                 return "seen_again"
+            if caught_up:
+                return "caught_up"
+
+    def _parked_since_start(self, message: dict[str, Any]) -> bool:
+        sent_ms = _int((message.get("Attributes") or {}).get("SentTimestamp"))
+        return sent_ms is not None and sent_ms > self.started_ms
 
     def _examine(self, message: dict[str, Any]) -> bool:
         """Count one new message; True when it should move now (else it is held for release)."""

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from relay.api.integrations import PREFIX, IntegrationId, answers
 from relay.errors import BadRequest
-from relay.redrive import RedriveRequest
+from relay.redrive import COMPLETE, RedriveRequest
 from relay.secrets import MissingToken
 from relay.vendors import VENDORS
 
@@ -182,5 +182,5 @@ def _dlq_count(deps: AdminDeps, integration_id: str) -> DlqCount | None:
     return DlqCount(
         messages=report.eligible + report.kept_expired,
         expired=report.kept_expired,
-        complete=report.stopped in ("empty", "seen_again"),
+        complete=report.stopped in COMPLETE,
     )

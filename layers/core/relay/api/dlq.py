@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from relay.api import audit
 from relay.api.integrations import answers
-from relay.redrive import DlqSample, RedriveReport, RedriveRequest
+from relay.redrive import COMPLETE, DlqSample, RedriveReport, RedriveRequest
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
@@ -57,7 +57,7 @@ def routes(router: APIGatewayHttpRouter, deps: AdminDeps) -> None:
             oldest_sent_at=oldest,
             oldest_age_s=age,
             samples=report.samples,
-            complete=report.stopped in ("empty", "seen_again"),
+            complete=report.stopped in COMPLETE,
         )
 
     @router.post(

@@ -123,10 +123,15 @@ class LocalServer:
             self.write_key = self._demo_source(stack, deliver_settings)
         page = self._demo_page()
 
+        admin_lock = threading.Lock()
+
         def answer(event: dict[str, Any]) -> dict[str, Any]:
             path = str(event.get("rawPath") or "")
             if path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/") or is_console(path):
-                return handle(event, None, deps=admin_deps)
+                # One at a time, as a Lambda container takes them: the resolver keeps the current
+                # request's state on itself (the console's parallel fetches would mix them up).
+                with admin_lock:
+                    return handle(event, None, deps=admin_deps)
             if path.startswith(COLLECT_PREFIX):
                 return collect(event, collect_deps)
             if page is not None and path in (DEMO_PATH, DEMO_PATH.rstrip("/"), "/"):

@@ -802,9 +802,9 @@ function sourceCreateCard(keyArea, refresh) {
       try {
         const created = await api("POST", "/sources", { body: payload });
         form.reset();
+        await refresh();
         await showWriteKey(keyArea, created, "created");
         say(status, successBlock(`Source “${created.name || created.id}” created.`));
-        await refresh();
       } catch (error) {
         if (error.fields && error.fields.length) renderFieldErrors(form, error.fields);
         else say(status, errorBlock(error, "The source was not created."));
@@ -911,8 +911,8 @@ async function editSource(source, status, refresh) {
     },
   });
   if (saved) {
-    say(status, successBlock(`Source “${saved.name || saved.id}” saved.`));
     await refresh();
+    say(status, successBlock(`Source “${saved.name || saved.id}” saved.`));
   }
 }
 
@@ -926,9 +926,9 @@ async function rotateKey(source, status, keyArea, refresh) {
   if (!ok) return;
   try {
     const issued = await api("POST", `/sources/${encodeURIComponent(source.id)}/rotate-key`, { ifMatch: etagOf(source) });
+    await refresh();
     await showWriteKey(keyArea, issued, "new key");
     say(status, successBlock(`A new write key was issued for “${issued.name || issued.id}”.`));
-    await refresh();
   } catch (error) {
     say(status, errorBlock(error, "The key was not rotated."));
   }
@@ -944,8 +944,8 @@ async function deleteSource(source, status, refresh) {
   if (!ok) return;
   try {
     await api("DELETE", `/sources/${encodeURIComponent(source.id)}`, { ifMatch: etagOf(source) });
-    say(status, successBlock(`Source “${source.name || source.id}” deleted.`));
     await refresh();
+    say(status, successBlock(`Source “${source.name || source.id}” deleted.`));
   } catch (error) {
     const lead = error.status === 409 ? "This source still has integrations: delete them (or move them to another source) first." : "The source was not deleted.";
     say(status, errorBlock(error, lead));
@@ -1307,11 +1307,11 @@ function consentChips(vendor, selected, controls) {
   });
   renderCustom();
   const typedField = field({ label: "Add another category", control: typed, className: "field-inline" });
-  append(typedField, button("Add category", { kind: "button-small", onClick: add }));
+  append(typedField, button("Add category", { onClick: add }));
   append(
     group,
     h("legend", { id: legendId, text: "Consent categories" }),
-    h("p", { class: "hint", text: "Select consent categories (typically advertising or marketing): an event goes out only when the visitor's consent allows one of them." }),
+    h("p", { class: "hint", text: "Select consent categories (typically advertising or marketing): an event that carries the visitor's consent is sent only when it grants every one of them; events without consent information are sent." }),
     h("div", { class: "chip-toggles", role: "group", "aria-label": "Common consent categories" }, toggles),
     customList,
     typedField,
@@ -1623,7 +1623,16 @@ async function toggleEnabled(state, btn, status) {
       state.update(next);
       say(status, successBlock(next.enabled ? "Integration enabled: events are delivered again." : "Integration disabled: its events are no longer delivered."));
     } catch (error) {
-      say(status, errorBlock(error, error.status === 412 ? "It changed meanwhile: reload the page and try again." : "Not changed."));
+      if (error.status === 412) {
+        // Changed meanwhile (another tab, the API): show the current version, let the user decide again.
+        try {
+          state.update(await api("GET", `/integrations/${encodeURIComponent(it.id)}`));
+          state.rerenderSettings?.();
+        } catch {
+          /* the message below still says what happened */
+        }
+      }
+      say(status, errorBlock(error, error.status === 412 ? "It changed meanwhile: the page now shows its current state. Try again if you still want to." : "Not changed."));
     }
   });
   const again = document.querySelector(".view-actions button");
