@@ -92,6 +92,8 @@ def test_local_demo_shows_the_dlq_and_the_redrive(capsys):
     assert "parked in the DLQ: {'auth': 13}" in out
     assert "redrive: moved 13" in out
     assert "Still in the DLQ: ['invalid']" in out
+    # AND it says where the management console is
+    assert "then open http://localhost:8084/console/ and sign in with the admin token it prints." in out
     summary = json.loads(out[out.rindex('{\n  "accepted"') :])
     assert summary == {
         "accepted": 15,

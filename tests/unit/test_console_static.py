@@ -332,3 +332,18 @@ def test_a_bundle_from_other_files_renames_their_references(monkeypatch, tmp_pat
         f"/console/assets/console.{js}.js": (b"export {};\n", JS),
         f"/console/assets/console.{css}.css": (b"body { margin: 0; }\n", CSS),
     }
+
+
+def test_the_committed_screenshots_are_the_suites_and_every_one_the_docs_show_exists():
+    # GIVEN the console suite's screenshot names, docs/console/ and the pages that show them
+    from tests.integration.test_console import SCREENSHOTS
+    from tests.support import ROOT
+
+    committed = {p.stem for p in (ROOT / "docs" / "console").glob("*.png")}
+    shown = set()
+    for page in (ROOT / "README.md", ROOT / "docs" / "console.md"):
+        shown |= set(re.findall(r"console/([a-z-]+)\.png", page.read_text(encoding="utf-8")))
+    # THEN make screenshots refreshes exactly the committed files, and each one shown is one of them
+    assert committed == set(SCREENSHOTS)
+    assert shown
+    assert shown <= committed

@@ -261,12 +261,12 @@ def demo(out: Callable[[str], None] = print) -> dict[str, Any]:
             out(json.dumps(graph.accepted[0].event, indent=2, ensure_ascii=False))
         left = [m.get("MessageAttributes", {}) for m in stack_dlq]
         out(f"\nStill in the DLQ: {[a.get('reason', {}).get('StringValue') for a in left]}")
-        summary = totals.summary()
-        out(json.dumps(summary, indent=2))
         from relay.local.serve import CONSOLE_PATH, DEFAULT_PORT
 
         out(
             f"\nThe management console: `make serve` (python -m relay local serve), then open "
             f"http://localhost:{DEFAULT_PORT}{CONSOLE_PATH} and sign in with the admin token it prints."
         )
+        summary = totals.summary()
+        out(json.dumps(summary, indent=2))
         return summary

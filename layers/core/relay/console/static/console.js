@@ -586,6 +586,9 @@ const deliveryStatuses = () =>
     return params.find((p) => p.name === "status")?.schema;
   });
 
+// The deliveries route's `status` values (relay.api.deliveries.Status), if its OpenAPI document is unreadable.
+const DELIVERY_STATUSES = ["delivered", "auth", "invalid", "retry", "transport", "unconfirmed"];
+
 // Delivery statuses (the debugger) and the stats' last outcomes (delivered, a DLQ reason, retrying).
 const OUTCOME = {
   delivered: ["Delivered", "ok"],
@@ -677,7 +680,7 @@ function loading(text = "Loading…") {
 
 function viewSignIn(message) {
   const { body } = mountView("Sign in", { lede: "Sign in with the admin token of this Relay deployment." });
-  const token = input({ type: "password", name: "token", autocomplete: "current-password", required: true });
+  const token = input({ type: "password", name: "token", autocomplete: "off", required: true });
   const tokenField = field({
     label: "Admin token",
     control: token,
@@ -707,7 +710,7 @@ async function signIn(form, tokenInput, submit, status) {
       const info = await api("GET", "/info", { token: candidate, verify: true });
       session.set(candidate);
       cache.set("info", Promise.resolve(info));
-      showChrome(true, info);
+      showChrome(true);
       const target = location.hash && location.hash !== "#/signin" ? location.hash : "#/integrations";
       if (location.hash === target) route();
       else location.hash = target;
@@ -723,17 +726,16 @@ async function signIn(form, tokenInput, submit, status) {
 
 /** End the session: forget the token, hide the navigation, show sign-in (with `message`). */
 function signOut(message) {
+  for (const open of document.querySelectorAll("dialog[open]")) open.close();
   session.clear();
   showChrome(false);
   viewSignIn(message);
   focusHeading();
 }
 
-function showChrome(signedIn, info) {
+function showChrome(signedIn) {
   document.getElementById("main-nav").hidden = !signedIn;
   document.getElementById("session").hidden = !signedIn;
-  const stage = document.getElementById("stage");
-  replace(stage, signedIn && info && info.stage ? ["Stage ", h("strong", { text: info.stage })] : []);
 }
 
 // ---- 6.2 Sources ------------------------------------------------------------------------------------
@@ -841,7 +843,13 @@ async function showWriteKey(area, issued, how) {
     h("p", {}, "Put the tag on every page of the site (its origin must be in the allowed origins). Events go to ", mono(tagUrl.replace(/\/v1\/df\.js$/, "")), "."),
     copyBlock("Tag snippet", tag),
     copyBlock("Non-blocking loader snippet", loader),
-    h("div", { class: "form-actions" }, button("I have copied the key — hide it", { onClick: () => area.replaceChildren() })),
+    h("div", { class: "form-actions" }, button("I have copied the key — hide it", {
+      onClick: () => {
+        area.replaceChildren();
+        const next = document.querySelector("#view h1");
+        if (next) next.focus();
+      },
+    })),
   );
   replace(area, panel);
   panel.querySelector("h2").focus();
@@ -859,7 +867,15 @@ async function loadSources(list, status, keyArea) {
     replace(list, h("p", { class: "empty", text: "No sources yet: add one above, then put its tag on your site." }));
     return;
   }
-  const refresh = () => loadSources(list, status, keyArea);
+  // A rebuilt table drops the focused button: focus its successor (or the list) so keyboard users keep
+  // their place.
+  const refresh = async (focusAction, focusId) => {
+    await loadSources(list, status, keyArea);
+    const again = focusId ? list.querySelector(`[data-action="${focusAction}"][data-id="${CSS.escape(focusId)}"]`) : null;
+    const target = again || list.querySelector("button") || list;
+    if (target === list) list.setAttribute("tabindex", "-1");
+    target.focus();
+  };
   const rows = sources.map((source) => [
     { th: source.name || source.id },
     mono(source.id),
@@ -869,9 +885,9 @@ async function loadSources(list, status, keyArea) {
     h(
       "div",
       { class: "row-actions" },
-      button("Edit", { kind: "button-small", "aria-label": `Edit ${source.name || source.id}`, onClick: () => editSource(source, status, refresh) }),
-      button("Rotate key", { kind: "button-small", "aria-label": `Rotate key of ${source.name || source.id}`, onClick: () => rotateKey(source, status, keyArea, refresh) }),
-      button("Delete", { kind: "button-small button-danger-quiet", "aria-label": `Delete ${source.name || source.id}`, onClick: () => deleteSource(source, status, refresh) }),
+      button("Edit", { kind: "button-small", "aria-label": `Edit ${source.name || source.id}`, dataset: { action: "edit", id: source.id }, onClick: () => editSource(source, status, refresh) }),
+      button("Rotate key", { kind: "button-small", "aria-label": `Rotate key of ${source.name || source.id}`, dataset: { action: "rotate", id: source.id }, onClick: () => rotateKey(source, status, keyArea, refresh) }),
+      button("Delete", { kind: "button-small button-danger-quiet", "aria-label": `Delete ${source.name || source.id}`, dataset: { action: "delete", id: source.id }, onClick: () => deleteSource(source, status, refresh) }),
     ),
   ]);
   replace(list, table({ caption: "Sources", headers: ["Name", "ID", "Allowed origins", "Cookie domain", "Status", "Actions"], rows }));
@@ -911,7 +927,7 @@ async function editSource(source, status, refresh) {
     },
   });
   if (saved) {
-    await refresh();
+    await refresh("edit", source.id);
     say(status, successBlock(`Source “${saved.name || saved.id}” saved.`));
   }
 }
@@ -1797,7 +1813,19 @@ function testResultBlock(result) {
       h("p", { class: "small", text: "Open Events Manager → your pixel → Test events to see it there." }),
     );
   }
-  const error = result.error || {};
+  if (!result.error) {
+    // Meta answered 200 but did not confirm the one event sent: say what it did confirm.
+    return h(
+      "div",
+      { class: "alert alert-error" },
+      h("p", { class: "alert-title" }, h("span", { class: "icon", "aria-hidden": "true", text: "✗ " }), `Meta confirmed ${result.events_received ?? 0} of 1 test event`),
+      definitions([
+        ["fbtrace_id", h("code", { class: "mono fbtrace", text: result.fbtrace_id || "—" })],
+        ["Messages", result.messages && result.messages.length ? h("ul", { class: "plain" }, result.messages.map((m) => h("li", { text: m }))) : "none"],
+      ]),
+    );
+  }
+  const error = result.error;
   return h(
     "div",
     { class: "alert alert-error" },
@@ -1882,7 +1910,7 @@ function captureCard(state) {
 function deliveriesCard(it) {
   const statusSelect = select([["", "Any status"]], { id: uid("f") });
   deliveryStatuses().then((statuses) => {
-    const known = statuses.length ? statuses : Object.keys(OUTCOME);
+    const known = statuses.length ? statuses : DELIVERY_STATUSES;
     append(statusSelect, known.map((s) => h("option", { value: s, text: `${s} — ${(OUTCOME[s] || [humanize(s)])[0]}` })));
   });
   const eventName = input({ maxlength: "100" });
@@ -2239,10 +2267,16 @@ function route() {
     location.replace("#/integrations");
     return;
   }
+  if (!hash.startsWith("#/")) {
+    // An in-page anchor (the skip link's #main), not a route: the current view stays.
+    if (view().childElementCount) {
+      document.getElementById("main").focus();
+      return;
+    }
+    location.replace("#/integrations");
+    return;
+  }
   showChrome(true);
-  getInfo()
-    .then((info) => showChrome(true, info))
-    .catch(() => {});
   const found = ROUTES.map(([pattern, nav, render]) => [hash.match(pattern), nav, render]).find(([m]) => m);
   for (const a of document.querySelectorAll("[data-nav]")) {
     if (found && a.dataset.nav === found[1]) a.setAttribute("aria-current", "page");
