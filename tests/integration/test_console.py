@@ -264,11 +264,22 @@ class Console:
         return self.until(find, f"a button {text!r}")
 
     def link(self, text: str) -> WebElement:
-        xpath = f"//a[normalize-space(.)={_xpath_literal(text)}]"
-        return self.until(
-            lambda: next((a for a in self.driver.find_elements(By.XPATH, xpath) if a.is_displayed()), None),
-            f"a link {text!r}",
-        )
+        """The displayed link reading `text`, once its place on the page holds still (a list fills its
+        cells as their data arrives: a click while rows grow can land beside a wrapped link)."""
+        xpath = f"//a[normalize-space(.)={_xpath_literal(text)}][not(ancestor::*[@aria-busy='true'])]"
+        last: list[Any] = [None]
+
+        def settled() -> WebElement | None:
+            found = next((a for a in self.driver.find_elements(By.XPATH, xpath) if a.is_displayed()), None)
+            if found is None:
+                return None
+            rect = found.rect
+            if rect != last[0]:
+                last[0] = rect
+                return None
+            return found
+
+        return self.until(settled, f"a link {text!r} in place")
 
     def shown(self, css: str, scope: WebElement | None = None) -> WebElement:
         root: WebDriver | WebElement = scope or self.driver

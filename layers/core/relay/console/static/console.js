@@ -1017,7 +1017,9 @@ async function viewIntegrations() {
       ),
     );
   }
-  fillRowStats(cells);
+  // Busy while the cells fill (assistive technology waits; so does the browser suite before clicking).
+  content.setAttribute("aria-busy", "true");
+  fillRowStats(cells).finally(() => content.removeAttribute("aria-busy"));
 }
 
 function integrationRow(integration, cells) {
@@ -1046,9 +1048,11 @@ function integrationRow(integration, cells) {
   );
 }
 
-/** Fill the last outcome, DLQ and health cells: one GET /dlq, one GET /stats per integration. */
+/** Fill the last outcome, DLQ and health cells: one GET /dlq, one GET /stats per integration; settles
+ * when every cell is filled (or says why not). */
 function fillRowStats(cells) {
-  api("GET", "/dlq")
+  const pending = [];
+  pending.push(api("GET", "/dlq")
     .then((dlq) => {
       for (const [id, { dlq: cell }] of cells) {
         const count = (dlq.by_integration || {})[id] || 0;
@@ -1057,9 +1061,9 @@ function fillRowStats(cells) {
     })
     .catch((error) => {
       for (const { dlq: cell } of cells.values()) replace(cell, h("span", { class: "muted", text: error.signedOut ? "" : "unavailable" }));
-    });
+    }));
   for (const [id, { outcome, derived }] of cells) {
-    api("GET", `/integrations/${encodeURIComponent(id)}/stats`, { query: { hours: 24 } })
+    pending.push(api("GET", `/integrations/${encodeURIComponent(id)}/stats`, { query: { hours: 24 } })
       .then((stats) => {
         replace(outcome, outcomeChip(stats.last_outcome), stats.last_at ? h("span", { class: "when", text: fmtTime(stats.last_at) }) : null);
         replace(derived, healthChip(stats.last_outcome));
@@ -1067,8 +1071,9 @@ function fillRowStats(cells) {
       .catch((error) => {
         replace(outcome, h("span", { class: "muted", text: error.signedOut ? "" : "unavailable" }));
         replace(derived, h("span", { class: "muted", text: "unknown" }));
-      });
+      }));
   }
+  return Promise.allSettled(pending);
 }
 
 async function checkRow(integration, btn, region) {
