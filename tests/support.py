@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,6 +12,7 @@ from types import ModuleType
 from typing import Any
 
 from relay.integrations import Integration
+from relay.stats import Tally
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
@@ -119,3 +121,13 @@ def recent_lead(i: int, **props: Any) -> str:
             "context": {"userAgent": UA, "ip": "198.51.100.7", "page": {"url": "https://a.example/"}},
         }
     )
+
+
+def tally_of(
+    delivered: int = 0,
+    keys: dict[str, int] | None = None,
+    parked: dict[str, int] | None = None,
+    retrying: int = 0,
+) -> Tally:
+    """A relay.stats.Tally from plain dicts (match keys, dead-lettered by reason)."""
+    return Tally(delivered, Counter(keys or {}), Counter(parked or {}), retrying)

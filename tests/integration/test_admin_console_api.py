@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -13,10 +12,10 @@ import pytest
 
 from relay.apps.admin import build_deps
 from relay.local.stack import LocalStack
-from relay.stats import Tally
 from relay.vendors.meta_capi.match import MATCH_KEY_GUIDE
 from relay.vendors.meta_capi.variants import PAGE_KEYS, catalogue, event_key, resolve, variant_rows
 from tests.admin_support import ADMIN_TOKEN, PREFIX, Admin, Lines, clients
+from tests.support import tally_of
 
 INFO = "/v1/admin/info"
 VENDORS = "/v1/admin/vendors"
@@ -38,15 +37,6 @@ def _admin(collector_url: str | None) -> Iterator[Admin]:
 def deployed() -> Iterator[Admin]:
     """The admin API of a deployment whose collector is https://collect.example.com/ (a trailing slash)."""
     yield from _admin("https://collect.example.com/")
-
-
-def _tally(
-    delivered: int = 0,
-    keys: dict[str, int] | None = None,
-    parked: dict[str, int] | None = None,
-    retrying: int = 0,
-) -> Tally:
-    return Tally(delivered, Counter(keys or {}), Counter(parked or {}), retrying)
 
 
 # ---- /info -------------------------------------------------------------------------------------------
@@ -174,11 +164,11 @@ def test_stats_sum_the_day_and_give_each_match_keys_share_of_the_delivered_event
     admin.create(id="meta-1")
     now = datetime.now(UTC).replace(microsecond=0)
     browser = {"external_id": 1, "client_ip_address": 1, "client_user_agent": 1}
-    earlier = _tally(delivered=1, keys={"em": 1, "ph": 1, **browser}, parked={"invalid": 1})
+    earlier = tally_of(delivered=1, keys={"em": 1, "ph": 1, **browser}, parked={"invalid": 1})
     admin.deps.stats.add("meta-1", earlier, at=now - timedelta(hours=1))
-    later = _tally(delivered=3, keys={"em": 2, "fbp": 2, **dict.fromkeys(browser, 3)}, retrying=2)
+    later = tally_of(delivered=3, keys={"em": 2, "fbp": 2, **dict.fromkeys(browser, 3)}, retrying=2)
     admin.deps.stats.add("meta-1", later, at=now)
-    admin.deps.stats.add("other", _tally(delivered=50), at=now)
+    admin.deps.stats.add("other", tally_of(delivered=50), at=now)
     # WHEN the console reads meta-1's last 24 hours
     before = datetime.now(UTC)
     status, _, body = admin.call("GET", f"{PREFIX}/meta-1/stats", query={"hours": "24"})
@@ -265,7 +255,7 @@ def test_stats_sum_the_day_and_give_each_match_keys_share_of_the_delivered_event
 def test_a_share_is_rounded_to_four_places(admin):
     # GIVEN 3 delivered events of which 1 carried an email
     admin.create(id="meta-1")
-    admin.deps.stats.add("meta-1", _tally(delivered=3, keys={"em": 1}), at=datetime.now(UTC))
+    admin.deps.stats.add("meta-1", tally_of(delivered=3, keys={"em": 1}), at=datetime.now(UTC))
     # WHEN the stats are read
     body = admin.call("GET", f"{PREFIX}/meta-1/stats")[2]
     # THEN em's share is 0.3333 of the default 24 hours, low (below 0.5)
@@ -287,7 +277,7 @@ def test_with_nothing_delivered_every_share_is_zero_and_none_is_low(admin):
     admin.create(id="meta-1")
     admin.create(id="meta-2")
     now = datetime.now(UTC).replace(microsecond=0)
-    admin.deps.stats.add("meta-1", _tally(parked={"auth": 2}), at=now)
+    admin.deps.stats.add("meta-1", tally_of(parked={"auth": 2}), at=now)
     # WHEN their stats are read
     refused = admin.call("GET", f"{PREFIX}/meta-1/stats")[2]
     quiet = admin.call("GET", f"{PREFIX}/meta-2/stats")[2]
@@ -310,8 +300,8 @@ def test_a_week_is_the_longest_window(admin):
     # GIVEN meta-1 with a delivery 166 hours ago and one 169 hours ago
     admin.create(id="meta-1")
     now = datetime.now(UTC)
-    admin.deps.stats.add("meta-1", _tally(delivered=1), at=now - timedelta(hours=166))
-    admin.deps.stats.add("meta-1", _tally(delivered=9), at=now - timedelta(hours=169))
+    admin.deps.stats.add("meta-1", tally_of(delivered=1), at=now - timedelta(hours=166))
+    admin.deps.stats.add("meta-1", tally_of(delivered=9), at=now - timedelta(hours=169))
     # WHEN the last 168 hours are read
     status, _, body = admin.call("GET", f"{PREFIX}/meta-1/stats", query={"hours": "168"})
     # THEN only the first is in them
@@ -330,7 +320,7 @@ def test_hours_outside_1_to_168_are_refused_with_422(admin, hours):
 
 def test_stats_of_an_unknown_integration_are_404(admin):
     # GIVEN counts recorded for an id no integration has
-    admin.deps.stats.add("ghost", _tally(delivered=1), at=datetime.now(UTC))
+    admin.deps.stats.add("ghost", tally_of(delivered=1), at=datetime.now(UTC))
     # WHEN its stats are asked for
     status, _, body = admin.call("GET", f"{PREFIX}/ghost/stats")
     # THEN 404 in the error format

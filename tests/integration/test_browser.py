@@ -9,7 +9,6 @@ nothing downloaded) and chromium runs with background networking off. `make brow
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import time
 import uuid
@@ -17,33 +16,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from relay.local.graph import AcceptedEvent
 from relay.local.serve import DEMO_PIXEL, LocalServer
+from tests import browser
 from tests.support import ROOT
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-CHROMIUM_FLAGS = [
-    "--headless=new",
-    "--no-sandbox",  # the tests run as root on CI
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",  # the machine has no outside network: chromium must not try
-    "--disable-component-update",
-    "--disable-sync",
-    "--window-size=1024,1400",  # the whole demo page in the screenshot
-]
+# The whole demo page in the screenshot.
+WINDOW = "--window-size=1024,1400"
 SCREENSHOT = ROOT / "build" / "screenshots" / "demo.png"
 FBCLID = "IwAR2F4-dbP0l7Mn1IawQQGCINEz7PYXQvwjNwB_qa2ofrHyiLjcbCRxTDMgk"  # mixed case: kept as sent
 EMAIL, PHONE = "Jane.Doe@Example.com", "+44 7700 900123"
@@ -70,21 +55,8 @@ def server() -> Iterator[LocalServer]:
 
 
 @pytest.fixture
-def chromium(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[WebDriver]:
-    """Headless chromium through the system chromedriver, a throwaway profile; fails (never skips) without."""
-    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not (p.is_file() and os.access(p, os.X_OK))]
-    if missing:
-        pytest.fail(
-            f"{' and '.join(missing)} missing: run `make browser` (installs Debian's chromium and "
-            "chromium-driver)",
-            pytrace=False,
-        )
-    monkeypatch.setenv("SE_OFFLINE", "true")  # Selenium Manager never downloads a browser or driver
-    options = Options()
-    options.binary_location = str(CHROMIUM)
-    for flag in [*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
+def chromium(tmp_path: Path) -> Iterator[WebDriver]:
+    driver = browser.chromium(tmp_path / "profile", [WINDOW])
     try:
         yield driver
     finally:

@@ -32,10 +32,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
@@ -44,22 +41,12 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from relay.local.serve import LocalServer
+from tests import browser
 from tests.support import ROOT
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-CHROMIUM_FLAGS = [
-    "--headless=new",
-    "--no-sandbox",  # the tests run as root on CI
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",  # the machine has no outside network: chromium must not try
-    "--disable-component-update",
-    "--disable-sync",
+WINDOW = [
     "--window-size=1280,900",  # WIDTH; screenshots are of the whole page at this width
     "--force-device-scale-factor=1",
     "--hide-scrollbars",
@@ -152,23 +139,8 @@ def axe_source() -> str:
 
 @pytest.fixture(scope="module")
 def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
-    """Headless chromium through the system chromedriver, a throwaway profile; fails (never skips) without."""
-    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not (p.is_file() and os.access(p, os.X_OK))]
-    if missing:
-        pytest.fail(
-            f"{' and '.join(missing)} missing: run `make browser` (installs Debian's chromium and "
-            "chromium-driver)",
-            pytrace=False,
-        )
     profile = tmp_path_factory.mktemp("chromium") / "profile"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SE_OFFLINE", "true")  # Selenium Manager never downloads a browser or driver
-        options = Options()
-        options.binary_location = str(CHROMIUM)
-        for flag in [*CHROMIUM_FLAGS, f"--user-data-dir={profile}"]:
-            options.add_argument(flag)
-        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-        chromium = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
+    chromium = browser.chromium(profile, WINDOW, {"goog:loggingPrefs": {"browser": "ALL"}})
     try:
         yield chromium
     finally:

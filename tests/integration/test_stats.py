@@ -18,7 +18,7 @@ from relay.local.stack import Totals
 from relay.stats import MAX_WINDOW_HOURS, RETENTION, DeliveryStats, Tally, hour_of
 from tests.fakes import WrappedClient
 from tests.integration.conftest import PIXEL
-from tests.support import order
+from tests.support import order, tally_of
 
 TABLE = "StatsTable"
 # Half past one: the window's hours start on the hour, its end is this very moment.
@@ -32,27 +32,18 @@ def _items(local: Any) -> list[dict[str, Any]]:
     return sorted(items, key=lambda i: (i["integration_id"]["S"], i["hour"]["S"]))
 
 
-def _tally(
-    delivered: int = 0,
-    keys: dict[str, int] | None = None,
-    parked: dict[str, int] | None = None,
-    retrying: int = 0,
-) -> Tally:
-    return Tally(delivered, Counter(keys or {}), Counter(parked or {}), retrying)
-
-
 # ---- Tally.outcome ---------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     ("tally", "outcome"),
     [
-        (_tally(delivered=1, parked={"invalid": 5}, retrying=3), "delivered"),
-        (_tally(parked={"invalid": 1, "auth": 2}, retrying=3), "auth"),
-        (_tally(parked={"expired": 1}), "expired"),
-        (_tally(retrying=2), "retrying"),
-        (_tally(keys={"em": 1}), None),
-        (_tally(), None),
+        (tally_of(delivered=1, parked={"invalid": 5}, retrying=3), "delivered"),
+        (tally_of(parked={"invalid": 1, "auth": 2}, retrying=3), "auth"),
+        (tally_of(parked={"expired": 1}), "expired"),
+        (tally_of(retrying=2), "retrying"),
+        (tally_of(keys={"em": 1}), None),
+        (tally_of(), None),
     ],
 )
 def test_the_outcome_is_delivered_then_the_commonest_reason_then_retrying(tally, outcome):
@@ -68,7 +59,7 @@ def test_the_outcome_is_delivered_then_the_commonest_reason_then_retrying(tally,
 def test_a_tally_is_one_update_item_adding_to_its_integrations_hour(local):
     # GIVEN a tally of 3 delivered (2 with an email, 1 with a phone) and one parked invalid
     spy = WrappedClient(local.dynamodb)
-    tally = _tally(delivered=3, keys={"em": 2, "ph": 1}, parked={"invalid": 1})
+    tally = tally_of(delivered=3, keys={"em": 2, "ph": 1}, parked={"invalid": 1})
     # WHEN added at NOW
     DeliveryStats(spy, TABLE).add("int-1", tally, at=NOW)
     # THEN one UpdateItem, and int-1's 13:00 item holds the counts, the outcome and when, expiring 8 days on
@@ -92,9 +83,9 @@ def test_a_tally_is_one_update_item_adding_to_its_integrations_hour(local):
 def test_adds_to_the_same_hour_add_up_and_the_last_outcome_is_the_latest(local):
     # GIVEN a delivered batch at 13:05, then a batch of retries only at 13:40, for the same integration
     stats = DeliveryStats(local.dynamodb, TABLE)
-    stats.add("int-1", _tally(delivered=2, keys={"em": 1}), at=NOW.replace(minute=5))
+    stats.add("int-1", tally_of(delivered=2, keys={"em": 1}), at=NOW.replace(minute=5))
     # WHEN the second is added
-    stats.add("int-1", _tally(keys={"em": 1}, retrying=4), at=NOW.replace(minute=40))
+    stats.add("int-1", tally_of(keys={"em": 1}, retrying=4), at=NOW.replace(minute=40))
     # THEN one item with the sums; its outcome and time are the second batch's; zero counts are not written
     [item] = _items(local)
     assert {k: v for k, v in item.items() if k not in NOT_COUNTS} == {
@@ -126,7 +117,7 @@ def test_concurrent_adds_to_the_same_hour_all_count(local):
     def batch(n: int) -> None:
         start.wait()
         try:
-            stats.add("int-1", _tally(delivered=5, keys={"em": 5}), at=NOW + timedelta(seconds=n))
+            stats.add("int-1", tally_of(delivered=5, keys={"em": 5}), at=NOW + timedelta(seconds=n))
         except BaseException as exc:  # pragma: no cover - reported by the assertion below
             errors.append(exc)
 
@@ -159,8 +150,8 @@ def test_items_hold_only_counts_an_outcome_and_times(local):
     # GIVEN every kind of count for two integrations, in two hours
     stats = DeliveryStats(local.dynamodb, TABLE)
     every_key = dict.fromkeys(("em", "ph", "fn", "ln", "external_id", "fbp", "fbc", "client_ip_address"), 1)
-    stats.add("int-1", _tally(delivered=1, keys=every_key, parked={"invalid": 1, "auth": 1}), at=NOW)
-    stats.add("int-2", _tally(parked={"expired": 2}, retrying=1), at=NOW - timedelta(hours=1))
+    stats.add("int-1", tally_of(delivered=1, keys=every_key, parked={"invalid": 1, "auth": 1}), at=NOW)
+    stats.add("int-2", tally_of(parked={"expired": 2}, retrying=1), at=NOW - timedelta(hours=1))
     # WHEN the table is read
     items = _items(local)
     # THEN each attribute is a key, a count (k_*, p_*, delivered, retrying), the outcome or a time
@@ -187,14 +178,14 @@ def _hours_ago(n: int) -> datetime:
 def test_a_24_hour_window_sums_the_current_hour_and_the_23_before_it(local):
     # GIVEN int-1's items now, 1 h, 23 h, 24 h and 25 h ago, and another integration's item now
     stats = DeliveryStats(local.dynamodb, TABLE)
-    stats.add("int-1", _tally(delivered=1, keys={"em": 1}), at=NOW)
-    stats.add("int-1", _tally(delivered=2, keys={"em": 2, "ph": 1}, parked={"auth": 1}), at=_hours_ago(1))
+    stats.add("int-1", tally_of(delivered=1, keys={"em": 1}), at=NOW)
+    stats.add("int-1", tally_of(delivered=2, keys={"em": 2, "ph": 1}, parked={"auth": 1}), at=_hours_ago(1))
     stats.add(
-        "int-1", _tally(delivered=4, retrying=3), at=NOW.replace(minute=0, second=0) - timedelta(hours=23)
+        "int-1", tally_of(delivered=4, retrying=3), at=NOW.replace(minute=0, second=0) - timedelta(hours=23)
     )
-    stats.add("int-1", _tally(delivered=100, keys={"fbc": 100}), at=_hours_ago(24))
-    stats.add("int-1", _tally(delivered=1000, parked={"invalid": 9}), at=_hours_ago(25))
-    stats.add("int-2", _tally(delivered=7), at=NOW)
+    stats.add("int-1", tally_of(delivered=100, keys={"fbc": 100}), at=_hours_ago(24))
+    stats.add("int-1", tally_of(delivered=1000, parked={"invalid": 9}), at=_hours_ago(25))
+    stats.add("int-2", tally_of(delivered=7), at=NOW)
     # WHEN the last 24 hours are asked for
     window = DeliveryStats(local.dynamodb, TABLE).window("int-1", now=NOW, hours=24)
     # THEN the three items from 14:00 yesterday on are summed; 24 h and 25 h ago are out
@@ -214,8 +205,8 @@ def test_a_24_hour_window_sums_the_current_hour_and_the_23_before_it(local):
 def test_the_last_outcome_comes_from_the_item_with_the_newest_time(local):
     # GIVEN an hour ending in a delivery, and the hour after it ending in auth refusals only
     stats = DeliveryStats(local.dynamodb, TABLE)
-    stats.add("int-1", _tally(parked={"auth": 2}), at=NOW.replace(minute=10))
-    stats.add("int-1", _tally(delivered=1), at=_hours_ago(1))
+    stats.add("int-1", tally_of(parked={"auth": 2}), at=NOW.replace(minute=10))
+    stats.add("int-1", tally_of(delivered=1), at=_hours_ago(1))
     # WHEN a window over both is read
     window = stats.window("int-1", now=NOW, hours=2)
     # THEN the last outcome is the later hour's (auth), with its time; an hour without deliveries has no bar
@@ -227,8 +218,8 @@ def test_the_last_outcome_comes_from_the_item_with_the_newest_time(local):
 def test_a_one_hour_window_is_the_current_hour_only(local):
     # GIVEN items in the current hour and at 12:59:59
     stats = DeliveryStats(local.dynamodb, TABLE)
-    stats.add("int-1", _tally(delivered=1), at=NOW.replace(minute=0, second=0))
-    stats.add("int-1", _tally(delivered=5), at=NOW.replace(minute=0, second=0) - timedelta(seconds=1))
+    stats.add("int-1", tally_of(delivered=1), at=NOW.replace(minute=0, second=0))
+    stats.add("int-1", tally_of(delivered=5), at=NOW.replace(minute=0, second=0) - timedelta(seconds=1))
     # WHEN the last hour is read
     window = stats.window("int-1", now=NOW, hours=1)
     # THEN only 13:00 counts
@@ -238,8 +229,8 @@ def test_a_one_hour_window_is_the_current_hour_only(local):
 def test_a_window_never_includes_hours_after_its_end(local):
     # GIVEN items at 11:00 and 13:00
     stats = DeliveryStats(local.dynamodb, TABLE)
-    stats.add("int-1", _tally(delivered=1), at=_hours_ago(2))
-    stats.add("int-1", _tally(delivered=50, parked={"auth": 1}), at=NOW)
+    stats.add("int-1", tally_of(delivered=1), at=_hours_ago(2))
+    stats.add("int-1", tally_of(delivered=50, parked={"auth": 1}), at=NOW)
     # WHEN the 24 hours up to 11:30 are read
     window = stats.window("int-1", now=_hours_ago(2), hours=24)
     # THEN the 13:00 item, after the window's end, is not part of it
@@ -252,7 +243,7 @@ def test_a_window_of_a_week_reads_every_page_of_168_items(local):
     # GIVEN one delivered event in each of the last 168 hours
     stats = DeliveryStats(local.dynamodb, TABLE)
     for n in range(MAX_WINDOW_HOURS):
-        stats.add("int-1", _tally(delivered=1, keys={"em": 1}), at=_hours_ago(n))
+        stats.add("int-1", tally_of(delivered=1, keys={"em": 1}), at=_hours_ago(n))
     spy = WrappedClient(local.dynamodb)
     # WHEN the week is read, a page holding at most 50 items
     paged = WrappedClient(spy, query=lambda call, kwargs: call(**{**kwargs, "Limit": 50}))

@@ -28,7 +28,7 @@ from tests.fakes import (
     sqs_record,
     transient,
 )
-from tests.support import SAMPLE_NOW, UA, integration
+from tests.support import SAMPLE_NOW, UA, integration, tally_of
 
 if TYPE_CHECKING:
     from relay.delivery.model import StatsSink
@@ -64,15 +64,6 @@ class FakeStats:
 
 if TYPE_CHECKING:  # FakeStats satisfies delivery's Protocol (checked by mypy, never run)
     _stats: StatsSink = FakeStats()
-
-
-def _tally(
-    delivered: int = 0,
-    keys: dict[str, int] | None = None,
-    parked: dict[str, int] | None = None,
-    retrying: int = 0,
-) -> Tally:
-    return Tally(delivered, Counter(keys or {}), Counter(parked or {}), retrying)
 
 
 def _two_integrations(**fakes: Any) -> Fakes:
@@ -119,8 +110,8 @@ def test_two_integrations_of_one_batch_are_tallied_and_added_each_with_its_own_o
     # WHEN the batch is delivered
     out = deliver_batch([lead(1), _identified(2)], fakes.deps(stats=stats))
     # THEN int-1 delivered both (with the match keys each carried), int-2 dead-lettered both as invalid
-    int_1 = _tally(delivered=2, keys={"em": 1, "ph": 1, "fn": 1, "ln": 1, **dict.fromkeys(BROWSER_KEYS, 2)})
-    int_2 = _tally(parked={"invalid": 2})
+    int_1 = tally_of(delivered=2, keys={"em": 1, "ph": 1, "fn": 1, "ln": 1, **dict.fromkeys(BROWSER_KEYS, 2)})
+    int_2 = tally_of(parked={"invalid": 2})
     assert out.by_integration == {"int-1": int_1, "int-2": int_2}
     assert (int_1.outcome(), int_2.outcome()) == ("delivered", "invalid")
     # AND each tally was added once, at the batch's time
@@ -137,7 +128,7 @@ def test_events_going_back_to_sqs_are_retrying_and_the_last_receive_is_dead_lett
     # WHEN the batch is delivered
     out = deliver_batch([lead(1), lead(2, receive_count=5)], fakes.deps(stats=stats, max_receive_count=5))
     # THEN int-1's tally has one retrying and one retries_exhausted, nothing delivered
-    tally = _tally(parked={"retries_exhausted": 1}, retrying=1)
+    tally = tally_of(parked={"retries_exhausted": 1}, retrying=1)
     assert stats.added == [Added("int-1", tally, NOW)]
     assert tally.outcome() == "retries_exhausted"
     assert out.failures == ["m-1"]
@@ -155,8 +146,8 @@ def test_a_park_whose_dlq_send_failed_is_not_counted_for_its_integration():
     # THEN int-2 counts only the park that reached the DLQ (m-1 goes back to SQS, nothing lost);
     # int-1's deliveries of both stand
     assert out.by_integration == {
-        "int-1": _tally(delivered=2, keys=dict.fromkeys(BROWSER_KEYS, 2)),
-        "int-2": _tally(parked={"invalid": 1}),
+        "int-1": tally_of(delivered=2, keys=dict.fromkeys(BROWSER_KEYS, 2)),
+        "int-2": tally_of(parked={"invalid": 1}),
     }
     assert fakes.dead_letters.reasons() == [("m-2", "invalid", "int-2")]
     assert out.failures == ["m-1"]
@@ -173,7 +164,7 @@ def test_a_park_for_one_integration_waiting_on_another_integrations_retry_is_not
     # WHEN the batch is delivered
     out = deliver_batch([lead(1)], fakes.deps(stats=stats))
     # THEN int-1 is retrying it and int-2 has nothing yet (the redelivery decides its park again)
-    assert out.by_integration == {"int-1": _tally(retrying=1), "int-2": _tally()}
+    assert out.by_integration == {"int-1": tally_of(retrying=1), "int-2": tally_of()}
     assert [(a.integration_id, a.tally.outcome()) for a in stats.added] == [
         ("int-1", "retrying"),
         ("int-2", None),
@@ -229,7 +220,7 @@ def test_without_a_stats_sink_the_batch_is_still_tallied():
     # WHEN a batch is delivered
     out = deliver_batch([lead(1)], fakes.deps(stats=None))
     # THEN the tally is there, and nothing was logged
-    assert out.by_integration == {"int-1": _tally(delivered=1, keys=BROWSER_KEYS)}
+    assert out.by_integration == {"int-1": tally_of(delivered=1, keys=BROWSER_KEYS)}
     assert fakes.log.lines == []
 
 
