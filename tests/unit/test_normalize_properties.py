@@ -153,6 +153,43 @@ def test_ascii_fast_paths_equal_the_unicode_wide_rules(value):
     assert normalize_zip(value, "fr") == expected
 
 
+# Letters of several scripts (precomposed and not), digits, spaces, combining marks, Hangul jamo that NFC
+# joins, invisible characters (the Hangul fillers isalnum() accepts among them), punctuation.
+_WORDS_ALPHABET = (
+    "aZé\u00f8\u00df\u0130\u03a3\u0416\u05d0\u0627\u0915\u0958\u4e00\u1100\u1161\uac00"
+    "\u0661\u00b2\u2160 \u3000\u00a0\u0301\u0308\u093c\u00ad\u200b\u115f\u1160\u3164\uffa0"
+    "\ufe0f-'.\u2019"
+)
+
+
+@settings(max_examples=600)
+@given(value=st.text(alphabet=_WORDS_ALPHABET, min_size=1, max_size=12))
+def test_spaced_words_fast_path_equals_the_unicode_wide_rule(value):
+    # GIVEN non-ASCII-prone text (the fast path's domain and its edges)
+    from relay.normalize import _keep, _nfc
+    from relay.pii import strip_invisible
+
+    # WHEN normalised as a name and as a city / THEN each equals the rule applied character by character
+    assert normalize_name(value) == (_nfc(_keep(_nfc(strip_invisible(value)).lower(), "LMN")) or None)
+    assert normalize_city(value) == (_nfc(_keep(_nfc(strip_invisible(value)).lower(), "LM")) or None)
+
+
+def test_alnum_invisible_lists_every_invisible_character_isalnum_accepts():
+    # GIVEN every code point / WHEN the invisible ones are sorted by isalnum()
+    import sys
+
+    from relay.normalize import ALNUM_INVISIBLE
+    from relay.pii import strip_invisible
+
+    alnum_invisible = {
+        ch
+        for ch in map(chr, range(sys.maxunicode + 1))
+        if not ch.isascii() and ch.isalnum() and not strip_invisible(ch)
+    }
+    # THEN they are exactly the fast path's list (the others fail its isalnum() check)
+    assert alnum_invisible == set(ALNUM_INVISIBLE)
+
+
 @settings(max_examples=300)
 @given(
     key=st.sampled_from(["em", "fn", "ln", "ge", "ct", "country", "external_id", "ph", "st", "zp", "db"]),

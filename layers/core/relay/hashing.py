@@ -66,26 +66,43 @@ def _value_hash(memo: Memo, normalizer: Callable[[str], str | None], value: str)
     return h if h is not None else _remember(memo, value, normalizer)
 
 
-def _placed_hash(memos: dict[Any, Memo], key: str, value: str, place: Any) -> str:
-    """hash_field for ph (place = region), st / zp (place = country), db (place = today), memoised."""
+def _memo_at(memos: dict[Any, Memo], place: Any) -> Memo:
+    """The memo of a placed key for one place (region, country or day), made when first needed."""
     memo = memos.get(place)
     if memo is None:
         if len(memos) >= HASH_CACHE_SIZE:
             memos.clear()
         memo = memos[place] = {}
+    return memo
+
+
+def _placed_hash(memos: dict[Any, Memo], key: str, value: str, place: Any) -> str:
+    """hash_field for ph (place = region), st / zp (place = country), db (place = today), memoised."""
+    memo = _memo_at(memos, place)
     h = memo.get(value)
-    return h if h is not None else _remember(memo, value, _PLACED_RULES[key], place)
+    return h if h is not None else _remember_at(memo, value, _PLACED_RULES[key], place)
 
 
-def _remember(memo: Memo, value: str, rule: Callable[..., str | None], *place: Any) -> str:
-    """A memo miss: `value` hashed by `rule` (with its place, if any), or passed through when already a
-    SHA-256; stored in `memo`, which is emptied first when full."""
+def _remember(memo: Memo, value: str, rule: Callable[[str], str | None]) -> str:
+    """A memo miss: `value` hashed by `rule`, or passed through when already a SHA-256; stored in
+    `memo`, which is emptied first when full."""
     if len(memo) >= HASH_CACHE_SIZE:
         memo.clear()
     if len(value) >= HASH_HEX_LENGTH and is_hashed(value):
         h = memo[value] = value.strip().lower()
-    else:
-        h = memo[value] = _digest(rule(value, *place))
+        return h
+    h = memo[value] = _digest(rule(value))
+    return h
+
+
+def _remember_at(memo: Memo, value: str, rule: Callable[[str, Any], str | None], place: Any) -> str:
+    """_remember for a placed key's rule (it also reads the place)."""
+    if len(memo) >= HASH_CACHE_SIZE:
+        memo.clear()
+    if len(value) >= HASH_HEX_LENGTH and is_hashed(value):
+        h = memo[value] = value.strip().lower()
+        return h
+    h = memo[value] = _digest(rule(value, place))
     return h
 
 
@@ -159,6 +176,12 @@ _EXTERNAL_ID = _VALUE_RULES["external_id"]
 _EXTERNAL_IDS = _VALUE_MEMOS["external_id"]
 
 
+def external_id(value: str) -> str:
+    """external_id of one id (the anonymous id alone, typically): its hash, "" when the rule refuses it."""
+    h = _EXTERNAL_IDS.get(value)
+    return _remember(_EXTERNAL_IDS, value, _EXTERNAL_ID) if h is None else h
+
+
 def external_ids(ids: list[str]) -> str | list[str] | None:
     """external_id: the hashes of the given ids (anonymous id, user id), one or many."""
     if len(ids) == 1:
@@ -185,55 +208,114 @@ def hashed_traits(traits: Traits, *, default_country: str | None, today: date) -
     return hit
 
 
+_EM, _FN, _LN, _GE, _CT, _COUNTRY = (_VALUE_MEMOS[k] for k in ("em", "fn", "ln", "ge", "ct", "country"))
+_PH, _DB, _ST, _ZP = (_PLACED_MEMOS[k] for k in ("ph", "db", "st", "zp"))
+_NO_ADDRESS: dict[str, Any] = {}
+
+
 def _hashed_traits(traits: Traits, *, default_country: str | None, today: date) -> Hashed:
     """em, ph, fn, ln, ge, db, ct, st, zp, country from `traits` (address{} included), each hashed.
 
     The traits' country (else `default_country`, ISO alpha-2) is the phone region and the st/zp rule.
-    Invalid values are dropped; this never raises.
+    Invalid values are dropped; this never raises. Written out key by key, in the output's order: a
+    memo hit costs one dict lookup and no call.
     """
     data: Hashed = {}
     fields: dict[str, Any] = traits  # type: ignore[assignment]
     get = fields.get
-    address: dict[str, Any] = get("address") or {}
+    address: dict[str, Any] = get("address") or _NO_ADDRESS
     raw_country = get("country")
     if raw_country is None:
         raw_country = address.get("country")
     raw_country = raw_country if isinstance(raw_country, str) else None
     country = country_code(raw_country) if raw_country else None
     region = country.upper() if country else default_country
-    for key, attr in TRAIT_KEYS:
-        raw = get(attr)
-        if raw is None:
-            continue
-        if type(raw) is str:
-            rule = _VALUE_RULES.get(key)
-            if rule is not None:
-                h = _value_hash(_VALUE_MEMOS[key], rule, raw)
-            else:
-                place = region if key == "ph" else today
-                h = _placed_hash(_PLACED_MEMOS[key], key, raw, place)
-            if h:
-                data[key] = h
-            continue
-        hashed = [d for v in raw if isinstance(v, str) and (d := hash_value(key, v, country, region, today))]
-        if (value := one_or_many(hashed)) is not None:
-            data[key] = value
-    raw_value = get("city")
-    if raw_value is None:
-        raw_value = address.get("city")
-    if type(raw_value) is str and (h := _value_hash(_VALUE_MEMOS["ct"], normalize_city, raw_value)):
-        data["ct"] = h
-    for key, attr in _PLACED_ADDRESS_KEYS:
-        raw_value = get(attr)
-        if raw_value is None:
-            raw_value = address.get(attr)
-        if type(raw_value) is str and (h := _placed_hash(_PLACED_MEMOS[key], key, raw_value, country)):
-            data[key] = h
-    if raw_country is not None and (
-        h := _value_hash(_VALUE_MEMOS["country"], normalize_country, raw_country)
-    ):
-        data["country"] = h
+    _contact(data, get, country, region, today)
+    _person(data, get, country, region, today)
+    _place(data, get, address, raw_country, country)
     return data
 
 
-_PLACED_ADDRESS_KEYS = ADDRESS_KEYS[1:]  # st, zp: city is hashed on its value alone
+def _contact(
+    data: Hashed, get: Callable[[str], Any], country: str | None, region: str | None, today: date
+) -> None:
+    if type(raw := get("email")) is str:
+        h = _EM.get(raw)
+        if h := _remember(_EM, raw, normalize_email) if h is None else h:
+            data["em"] = h
+    elif raw is not None:
+        _many(data, "em", raw, country, region, today)
+    if type(raw := get("phone")) is str:
+        memo = _PH.get(region)
+        memo = _memo_at(_PH, region) if memo is None else memo
+        h = memo.get(raw)
+        if h := _remember_at(memo, raw, normalize_phone, region) if h is None else h:
+            data["ph"] = h
+    elif raw is not None:
+        _many(data, "ph", raw, country, region, today)
+
+
+def _person(
+    data: Hashed, get: Callable[[str], Any], country: str | None, region: str | None, today: date
+) -> None:
+    if type(raw := get("first_name")) is str:
+        h = _FN.get(raw)
+        if h := _remember(_FN, raw, normalize_name) if h is None else h:
+            data["fn"] = h
+    elif raw is not None:
+        _many(data, "fn", raw, country, region, today)
+    if type(raw := get("last_name")) is str:
+        h = _LN.get(raw)
+        if h := _remember(_LN, raw, normalize_name) if h is None else h:
+            data["ln"] = h
+    elif raw is not None:
+        _many(data, "ln", raw, country, region, today)
+    if type(raw := get("gender")) is str:
+        h = _GE.get(raw)
+        if h := _remember(_GE, raw, normalize_gender) if h is None else h:
+            data["ge"] = h
+    elif raw is not None:
+        _many(data, "ge", raw, country, region, today)
+    if type(raw := get("birthday")) is str:
+        if h := _placed_hash(_DB, "db", raw, today):
+            data["db"] = h
+    elif raw is not None:
+        _many(data, "db", raw, country, region, today)
+
+
+def _place(
+    data: Hashed,
+    get: Callable[[str], Any],
+    address: dict[str, Any],
+    raw_country: str | None,
+    country: str | None,
+) -> None:
+    """ct, st, zp (top-level traits first, then address{}) and country."""
+    raw = get("city")
+    if type(raw := address.get("city") if raw is None else raw) is str:
+        h = _CT.get(raw)
+        if h := _remember(_CT, raw, normalize_city) if h is None else h:
+            data["ct"] = h
+    raw = get("state")
+    if type(raw := address.get("state") if raw is None else raw) is str and (
+        h := _placed_hash(_ST, "st", raw, country)
+    ):
+        data["st"] = h
+    raw = get("postal_code")
+    if type(raw := address.get("postal_code") if raw is None else raw) is str:
+        memo = _ZP.get(country)
+        memo = _memo_at(_ZP, country) if memo is None else memo
+        h = memo.get(raw)
+        if h := _remember_at(memo, raw, normalize_zip, country) if h is None else h:
+            data["zp"] = h
+    if raw_country is not None:
+        h = _COUNTRY.get(raw_country)
+        if h := _remember(_COUNTRY, raw_country, normalize_country) if h is None else h:
+            data["country"] = h
+
+
+def _many(data: Hashed, key: str, raw: Any, country: str | None, region: str | None, today: date) -> None:
+    """A list of values (e-mail addresses, phone numbers): each hashed, deduplicated, one or many."""
+    hashed = [d for v in raw if isinstance(v, str) and (d := hash_value(key, v, country, region, today))]
+    if (value := one_or_many(hashed)) is not None:
+        data[key] = value

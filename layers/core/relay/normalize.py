@@ -317,13 +317,40 @@ def _fast_e164(text: str) -> str | Literal[_Fallback.FALLBACK] | None:
     return digits[:size] + national
 
 
+# The characters of pii.INVISIBLE that str.isalnum() accepts (Hangul fillers, category Lo); every other
+# invisible character is a format character or a mark, which isalnum() refuses (a unit test checks both
+# over every code point).
+ALNUM_INVISIBLE = ("\u115f", "\u1160", "\u3164", "\uffa0")
+
+
+def _spaced_words(value: str, digits: bool) -> str | None:
+    """What the per-character rule keeps of non-ASCII text made of letters (and digits, when `digits`)
+    and spaces: its NFC, lower-cased form without the spaces; None when the text holds anything else.
+
+    Exact: with no invisible character, strip_invisible is the identity; every character isalnum()
+    accepts is a letter or a number (category L or N), isalpha() a letter, so the rule keeps them all and
+    drops only the spaces. A mark, punctuation or an invisible character fails the check (→ None)."""
+    for ch in ALNUM_INVISIBLE:
+        if ch in value:
+            return None
+    text = _nfc(value).lower()
+    kept = text.replace(" ", "") if " " in text else text
+    if not (kept.isalnum() if digits else kept.isalpha()):
+        return None
+    return _nfc(kept)
+
+
 def normalize_name(value: str) -> str | None:
     """fn/ln: lower-case; keep letters, combining marks and digits (any script); drop everything else."""
+    if not value.isascii() and (kept := _spaced_words(value, digits=True)) is not None:
+        return kept or None
     return _nfc(_keep(_nfc(strip_invisible(value)).lower(), "LMN")) or None
 
 
 def normalize_city(value: str) -> str | None:
     """ct: lower-case; keep letters and combining marks only (no punctuation, digits or spaces)."""
+    if not value.isascii() and (kept := _spaced_words(value, digits=False)) is not None:
+        return kept or None
     return _nfc(_keep(_nfc(strip_invisible(value)).lower(), "LM")) or None
 
 

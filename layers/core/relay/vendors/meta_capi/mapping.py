@@ -13,16 +13,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timezone
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from pydantic_core import TzInfo
 
 from relay import consent
 from relay.events import (
+    Context,
     Event,
     content_event_id,
-    context,
     moment,
     page_urls,
     properties,
@@ -72,11 +71,17 @@ def event_id(event: Event) -> str:
     return event.get("message_id") or content_event_id(event)
 
 
-@lru_cache(maxsize=4)
+_last_clock: list[Any] = [None, 0.0, 0]
+
+
 def _clock(now: datetime) -> tuple[float, int]:
     """The oldest acceptable moment (POSIX seconds) and `now` in whole seconds; a batch maps all its
-    events at one `now`. Float seconds hold microseconds exactly in this era (spacing ≈ 2.4e-7 s)."""
-    return (now - MAX_EVENT_AGE).timestamp(), int(now.timestamp())
+    events at one `now` (the same object), so the last answer is kept. Float seconds hold microseconds
+    exactly in this era (spacing ≈ 2.4e-7 s)."""
+    last = _last_clock
+    if last[0] is not now:
+        last[:] = [now, (now - MAX_EVENT_AGE).timestamp(), int(now.timestamp())]
+    return last[1], last[2]
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -103,7 +108,10 @@ def _posix_seconds(when: datetime) -> float:
     timezone), never used for a zone with DST."""
     zone = when.tzinfo
     if type(zone) in _FIXED_OFFSETS:
-        return (when - _epoch_in(zone)).total_seconds()
+        epoch = _epochs.get(zone)
+        if epoch is None or epoch.tzinfo is not zone:
+            epoch = _epoch_in(zone)
+        return (when - epoch).total_seconds()
     return when.timestamp()
 
 
@@ -196,6 +204,9 @@ def plan_for(integration: Integration) -> Plan:
     return compiled
 
 
+_EMPTY: dict[str, Any] = {}  # read only: what an absent context, properties or page reads as
+
+
 def map_event(event: Event, integration: Integration, *, now: datetime) -> Outcome:
     """Map `event` for `integration` at time `now` (timezone-aware); never raises for bad event data."""
     plan = plan_for(integration)
@@ -205,7 +216,7 @@ def map_event(event: Event, integration: Integration, *, now: datetime) -> Outco
     type_ = event["type"]
     if (no_event := _NO_META_EVENT.get(type_)) is not None:
         return Skipped(*no_event, mid)
-    ctx = context(event)
+    ctx: Context = event.get("context") or _EMPTY  # type: ignore[assignment]
     consent_info = ctx.get("consent")
     prefs = consent_info.get("category_preferences", {}) if consent_info is not None else None
     if not consent.allows(prefs, plan.categories, require_consent=plan.require_consent):
@@ -219,14 +230,22 @@ def map_event(event: Event, integration: Integration, *, now: datetime) -> Outco
     if isinstance(seconds, Rejected):
         return seconds
     is_app = ctx.get("app") is not None
-    props = properties(event)
+    props = event.get("properties") or _EMPTY
+    urls = page_urls(event)
     try:
         custom = row.custom(props)
         users = user_data.build(
-            event, default_country=plan.default_country, event_ms=seconds * 1000, today=now.date(), app=is_app
+            event,
+            ctx,
+            urls[0],
+            default_country=plan.default_country,
+            event_ms=seconds * 1000,
+            today=now.date(),
+            app=is_app,
         )
         app_data = user_data.app_data(event, datetime.fromtimestamp(seconds, UTC)) if is_app else None
-        the_id = event_id(event)
+        # properties.event_id overrides messageId (event_id() reads it, with its checks)
+        the_id = mid if mid and "event_id" not in props else event_id(event)
         if row.keeps_subscription_id and (sub := props.get("subscription_id")) is not None:
             users["subscription_id"] = _subscription_id(sub)
     except ValueError as exc:  # MappingError included: the message names the field
@@ -237,10 +256,14 @@ def map_event(event: Event, integration: Integration, *, now: datetime) -> Outco
         "event_time": seconds,
         "event_id": the_id,
     }
-    problem = _source_fields(event, is_app, users, payload)
-    if problem is None and user_data.insufficient(users):
+    problem = _source_fields(event, urls, is_app, users, payload)
+    if (
+        problem is None
+        and (not users or users.keys() <= user_data.WEAK_KEYS)
+        and user_data.insufficient(users)
+    ):
         problem = f"user_data: insufficient customer information (only {', '.join(sorted(users)) or 'none'})"
-    if problem is None:
+    if problem is None and row.requires_value:
         problem = _value_problem(row, custom)
     if problem is not None:
         return Rejected(problem, mid)
@@ -249,8 +272,9 @@ def map_event(event: Event, integration: Integration, *, now: datetime) -> Outco
         payload["custom_data"] = custom
     if app_data is not None:
         payload["app_data"] = app_data
-    payload.update(plan.ldu)
-    return ServerEvent(plan.pixel_id, row.meta_event, payload["event_id"], seconds, mid, payload)
+    if plan.ldu:
+        payload.update(plan.ldu)
+    return ServerEvent(plan.pixel_id, row.meta_event, the_id, seconds, mid, payload)
 
 
 def _subscription_id(value: object) -> str:
@@ -259,8 +283,15 @@ def _subscription_id(value: object) -> str:
     return custom_data.id_text(value, "properties.subscription_id")
 
 
-def _source_fields(event: Event, is_app: bool, users: dict[str, Any], payload: dict[str, Any]) -> str | None:
-    """Adds action_source (and the website's URLs); returns what is missing for a website event.
+def _source_fields(
+    event: Event,
+    urls: tuple[str | None, str | None],
+    is_app: bool,
+    users: dict[str, Any],
+    payload: dict[str, Any],
+) -> str | None:
+    """Adds action_source (and the website's URLs, `urls` = page_urls(event)); returns what is missing
+    for a website event.
 
     A track event that names no page at all (a backend's: Segment's server libraries send none) is
     `other`, Meta's word for a conversion no other source describes, since Meta refuses a `website`
@@ -269,7 +300,7 @@ def _source_fields(event: Event, is_app: bool, users: dict[str, Any], payload: d
     if is_app:
         payload["action_source"] = "app"
         return None
-    raw_url, raw_referrer = page_urls(event)
+    raw_url, raw_referrer = urls
     if raw_url is None and event["type"] == "track":
         payload["action_source"] = SERVER_ACTION_SOURCE
         return None

@@ -14,7 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 from relay import hashing, identity, pii
-from relay.events import Event, context, page_url, user_traits
+from relay.events import Context, Event, context, user_traits
 
 # Meta's "invalid alone" combinations (best-practices page): user_data made only of one of these
 # sets, or a subset, is rejected with code 100 / subcode 2804050.
@@ -24,7 +24,8 @@ INSUFFICIENT_COMBINATIONS = (
     frozenset({"fn", "ge"}),
     frozenset({"ln", "ge"}),
 )
-_IN_SOME_COMBINATION = frozenset().union(*INSUFFICIENT_COMBINATIONS)
+# Every key of some such combination: user_data holding a key outside it is never insufficient.
+WEAK_KEYS = frozenset().union(*INSUFFICIENT_COMBINATIONS)
 # Validated IPs are memoised like the hashes (a visitor sends several events from one address).
 IP_CACHE_SIZE = 8192
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
@@ -51,10 +52,17 @@ def _ip(value: str) -> str | None:
 
 
 def build(
-    event: Event, *, default_country: str | None, event_ms: int, today: date, app: bool
+    event: Event,
+    ctx: Context,
+    url: str | None,
+    *,
+    default_country: str | None,
+    event_ms: int,
+    today: date,
+    app: bool,
 ) -> dict[str, Any]:
-    """user_data for `event`: hashed match keys, external_id, IP, user agent, fbp / fbc (app: anon_id, madid)."""
-    ctx = event.get("context") or {}
+    """user_data for `event` (its context `ctx`, its page URL `url` = events.page_url(event)): hashed
+    match keys, external_id, IP, user agent, fbp / fbc (app: anon_id, madid)."""
     data: dict[str, Any] = {}
     if (ip := ctx.get("ip")) and (ip := _ip(ip)) is not None:
         data["client_ip_address"] = ip
@@ -62,18 +70,21 @@ def build(
         data["client_user_agent"] = agent
     if (fbp := ctx.get("fbp")) is not None and (fbp := identity.valid_cookie(fbp)) is not None:
         data["fbp"] = fbp
-    cookie, url = ctx.get("fbc"), page_url(event)
+    cookie = ctx.get("fbc")
     # Without a cookie or an fbclid in the URL there is no fbc to resolve.
     if (cookie is not None or (url and "fbclid=" in url)) and (
         fbc := identity.resolve_fbc(cookie, url, event_ms)
     ) is not None:
         data["fbc"] = fbc
     anonymous_id, user_id = event.get("anonymous_id"), event.get("user_id")
-    if anonymous_id is not None or user_id is not None:
-        ids = [v for v in (anonymous_id, user_id) if v is not None]
-        if (external := hashing.external_ids(ids)) is not None:
-            data["external_id"] = external
-    if traits := user_traits(event):
+    if user_id is None:
+        if anonymous_id is not None and (one := hashing.external_id(anonymous_id)):
+            data["external_id"] = one
+    elif (some := hashing.external_ids([v for v in (anonymous_id, user_id) if v is not None])) is not None:
+        data["external_id"] = some
+    top = event.get("traits")
+    traits = user_traits(event) if top else ctx.get("traits")  # user_traits merges top-level traits in
+    if traits:
         data.update(hashing.hashed_traits(traits, default_country=default_country, today=today))
     if app:
         if anonymous_id:
@@ -89,7 +100,7 @@ def insufficient(user_data: dict[str, Any]) -> bool:
     keys = user_data.keys()
     if not keys:
         return True
-    if not keys <= _IN_SOME_COMBINATION:  # a key outside every combination (external_id, em, IP...)
+    if not keys <= WEAK_KEYS:  # a key outside every combination (external_id, em, IP...)
         return False
     return any(keys <= combo for combo in INSUFFICIENT_COMBINATIONS)
 
