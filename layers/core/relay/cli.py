@@ -99,7 +99,7 @@ def _cmd_preview(args: argparse.Namespace) -> int:
     if args.compact:
         # One write of one buffer: a document per call, not a system call per JSON token.
         sys.stdout.flush()
-        sys.stdout.buffer.write(result.compact_json() + b"\n")
+        sys.stdout.buffer.write(result.compact_json())
         sys.stdout.buffer.flush()
     else:
         sys.stdout.write(json.dumps(result.document(), ensure_ascii=False, indent=2) + "\n")

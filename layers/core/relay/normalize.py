@@ -8,7 +8,6 @@ joiners, BOM, soft hyphen, bidi marks...), so a pasted ``jane\u200b@example.com`
 
 from __future__ import annotations
 
-import calendar
 import datetime
 import enum
 import hashlib
@@ -129,7 +128,14 @@ def normalize_email(value: str) -> str | None:
 
 def normalize_phone(value: str, region: str | None = None) -> str | None:
     """E.164 digits without "+" (e.g. "16505551212"), parsed with ``region`` as default region; else None."""
-    return _normalize_phone(value, region, fast=True)
+    text = value.strip() if value.isascii() else _nfkc(strip_invisible(value)).strip()
+    if text[:2] == "00":
+        text = "+" + text[2:]
+    # _normalize_phone(fast=True), its first reading written out: it runs once for every new phone number
+    digits = _fast_e164(text)
+    if digits is _FALLBACK:
+        digits = _libphonenumber_e164(text, region)
+    return digits if digits is not None else _after_exit_prefix(text, region, True)
 
 
 def _normalize_phone(value: str, region: str | None, *, fast: bool) -> str | None:
@@ -138,7 +144,12 @@ def _normalize_phone(value: str, region: str | None, *, fast: bool) -> str | Non
     if text.startswith("00"):
         text = "+" + text[2:]
     digits = _e164(text, region, fast)
-    if digits is None and (prefix := _DOUBLE_PREFIX_RE.match(text)):
+    return digits if digits is not None else _after_exit_prefix(text, region, fast)
+
+
+def _after_exit_prefix(text: str, region: str | None, fast: bool) -> str | None:
+    digits = None
+    if prefix := _DOUBLE_PREFIX_RE.match(text):
         # "+001 616 ...": read as if the exit prefix had not been typed. Only after the plain reading failed,
         # so a region whose own exit prefix libphonenumber recognises after "+" keeps that reading.
         digits = _e164("+" + text[prefix.end() :], region, fast)
@@ -310,9 +321,11 @@ def _fast_e164(text: str) -> str | Literal[_Fallback.FALLBACK] | None:
     if plan is None:
         return _FALLBACK
     national = plan.national_number(national)
-    if not _MIN_NSN <= len(national) <= _MAX_NSN:
+    length = len(national)
+    if not _MIN_NSN <= length <= _MAX_NSN:
         return None
-    if plan.length_result(len(national)) not in (_POSSIBLE, _LOCAL_ONLY):
+    results = plan.length_results  # plan.length_result(length), written out
+    if (results[length] if length < len(results) else _TOO_LONG) not in (_POSSIBLE, _LOCAL_ONLY):
         return None  # is_possible_number
     return digits[:size] + national
 
@@ -502,6 +515,8 @@ def normalize_country(value: str) -> str | None:
 @cache
 def _months() -> dict[str, int]:
     """English month names and abbreviations (C locale) -> month number."""
+    import calendar  # birthdays only: not paid by a start-up that never reads one
+
     months = {"sept": 9}
     for number in range(1, 13):
         months[calendar.month_name[number].lower()] = number

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from relay.queue import DlqReason, SkipReason
+if (
+    TYPE_CHECKING
+):  # the vocabulary relay.queue owns; not imported at run time (the queue code is not needed here)
+    from relay.queue import DlqReason, SkipReason
 
 
 class ServerEvent(NamedTuple):

@@ -127,7 +127,8 @@ class Preview:
         }
 
     def compact_json(self) -> bytes:
-        """The document as one line of compact JSON; each body is spliced in as the bytes Meta gets."""
+        """The document as one line of compact JSON, newline-terminated; each body is spliced in as the
+        bytes Meta gets."""
         return orjson.dumps(
             {
                 "requests": [
@@ -135,7 +136,8 @@ class Preview:
                 ],
                 "rejected": self.rejected,
                 "skipped": self.skipped,
-            }
+            },
+            option=orjson.OPT_APPEND_NEWLINE,  # not `+ b"\n"`: that copies the whole document again
         )
 
 

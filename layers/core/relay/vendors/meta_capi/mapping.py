@@ -28,13 +28,13 @@ from relay.events import (
 )
 from relay.outbound import Outcome, Rejected, ServerEvent, Skipped
 from relay.pii import scrub_url
-from relay.queue import SkipReason
 from relay.vendors.meta_capi import custom_data, user_data, variants
 from relay.vendors.meta_capi.custom_data import MappingError
 from relay.vendors.meta_capi.limits import MAX_EVENT_AGE, SERVER_ACTION_SOURCE
 
 if TYPE_CHECKING:
     from relay.integrations import Integration
+    from relay.queue import SkipReason
 
 __all__ = [
     "Outcome",
