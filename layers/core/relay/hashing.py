@@ -197,7 +197,8 @@ def hashed_traits(traits: Traits, *, default_country: str | None, today: date) -
     Invalid values are dropped; this never raises.
     """
     try:
-        key = (tuple(traits.items()), default_country, today)
+        # keys then values, flat (one tuple, not one per item): unambiguous, as both halves are as long
+        key = (default_country, today, *traits.keys(), *traits.values())
         hit = _TRAITS_MEMO.get(key)
     except TypeError:  # a list or address{} value: not hashable as it stands
         return _hashed_traits(traits, default_country=default_country, today=today)
