@@ -91,7 +91,13 @@ def _remember(memo: Memo, value: str, rule: Callable[[str], str | None]) -> str:
     if len(value) >= HASH_HEX_LENGTH and is_hashed(value):
         h = memo[value] = value.strip().lower()
         return h
-    h = memo[value] = _digest(rule(value))
+    normalized = rule(value)
+    # ASCII text always encodes: the common case needs no _digest call (and no try)
+    h = memo[value] = (
+        sha256(normalized.encode()).hexdigest()
+        if normalized and normalized.isascii()
+        else _digest(normalized)
+    )
     return h
 
 
@@ -102,7 +108,12 @@ def _remember_at(memo: Memo, value: str, rule: Callable[[str, Any], str | None],
     if len(value) >= HASH_HEX_LENGTH and is_hashed(value):
         h = memo[value] = value.strip().lower()
         return h
-    h = memo[value] = _digest(rule(value, place))
+    normalized = rule(value, place)
+    h = memo[value] = (
+        sha256(normalized.encode()).hexdigest()
+        if normalized and normalized.isascii()
+        else _digest(normalized)
+    )
     return h
 
 
