@@ -160,6 +160,41 @@ def test_module_entry_point_reads_stdin():
     assert len(json.loads(proc.stdout)["requests"][0]["body"]["data"]) == 5
 
 
+def test_module_entry_point_exits_2_on_a_file_that_is_not_utf8(tmp_path):
+    # GIVEN a file whose only fault is one byte that is not UTF-8, after the first checked piece
+    from relay.cli import UTF8_CHECK_CHUNK
+
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(b" " * (UTF8_CHECK_CHUNK + 10) + b"\xff\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "layers" / "core")}
+    # WHEN run as a process (it leaves through the one-shot exit)
+    proc = subprocess.run(
+        [sys.executable, "-m", "relay", "preview", "--now", NOW, str(path)],
+        capture_output=True,
+        env=env,
+        check=False,
+        timeout=60,
+    )
+    # THEN exit 2, the offset in the whole file named, nothing on stdout
+    assert proc.returncode == 2
+    assert proc.stdout == b""
+    assert proc.stderr.decode().strip() == (
+        f"relay: {path} is not UTF-8 text (invalid start byte at byte {UTF8_CHECK_CHUNK + 10})"
+    )
+
+
+@pytest.mark.parametrize("split", [1, 2, 3])
+def test_utf8_check_reads_a_character_split_between_two_pieces(split):
+    # GIVEN valid UTF-8 whose 4-byte character straddles the pieces' boundary at each of its bytes
+    from relay.cli import UTF8_CHECK_CHUNK, _check_utf8
+
+    raw = b"a" * (UTF8_CHECK_CHUNK - split) + "\U0001f600".encode() + b"b"
+    # WHEN checked / THEN it is UTF-8; the same bytes cut short are not
+    _check_utf8(raw)
+    with pytest.raises(UnicodeDecodeError):
+        _check_utf8(raw[: UTF8_CHECK_CHUNK - split + 2])
+
+
 def test_the_cli_names_the_same_variants_as_the_integrations_model():
     # GIVEN the command line's variant choices (kept import-free for start-up time)
     from relay.cli import VARIANT_CHOICES

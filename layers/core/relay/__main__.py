@@ -1,5 +1,3 @@
-import sys
+from relay.cli import run
 
-from relay.cli import main
-
-sys.exit(main())
+run()

