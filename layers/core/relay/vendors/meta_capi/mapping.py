@@ -122,7 +122,8 @@ def event_time(event: Event, now: datetime) -> int | Rejected:
         return Rejected(
             "timestamp: missing (neither timestamp nor receivedAt is set)", event.get("message_id")
         )
-    oldest, now_s = _clock(now)
+    clock = _last_clock
+    oldest, now_s = (clock[1], clock[2]) if clock[0] is now else _clock(now)
     seconds = _posix_seconds(when)
     if seconds < oldest:
         return Rejected(
@@ -130,7 +131,8 @@ def event_time(event: Event, now: datetime) -> int | Rejected:
             event.get("message_id"),
             code="expired",
         )
-    return min(int(seconds), now_s)
+    whole = int(seconds)
+    return whole if whole < now_s else now_s
 
 
 @dataclass(frozen=True, slots=True)
