@@ -25,23 +25,33 @@ from relay.vendors import VENDORS
 class Item(NamedTuple):
     """One input element: decoded (`value`), still raw (`body`), or the reason it could not be read.
 
-    A tuple, not a frozen dataclass: one is made per input line, and a tuple is built in a single step."""
+    A tuple, not a frozen dataclass: one is made per input line, and a tuple is built in a single step.
+    Its place is kept as a pattern and a number, and spelt out (`where`) only for an element that is
+    reported: formatting 20,000 line numbers nobody reads costs more than splitting the lines."""
 
-    where: str
+    pattern: str  # one `%d`, for `index`
+    index: int
     value: object = None
     body: bytes | None = None
     error: str | None = None
 
+    @property
+    def where(self) -> str:
+        """Where the element is in the input: `line 3`, `[2]`, `Records[0]`."""
+        return self.pattern % self.index
+
+
+_LINE, _ELEMENT, _RECORD = "line %d", "[%d]", "Records[%d]"
+
 
 def _sqs_bodies(doc: dict[str, Any]) -> Iterator[Item]:
     for i, record in enumerate(doc.get("Records") or []):
-        where = f"Records[{i}]"
         body = record.get("body") if isinstance(record, dict) else None
         if not isinstance(body, str):
-            yield Item(where, error=f"{where}.body: expected a string")
+            yield Item(_RECORD, i, error=f"{_RECORD % i}.body: expected a string")
             continue
         # Read as delivery reads a body (parse_event_json: bounds, surrogates repaired), not by orjson.
-        yield Item(where, body=body.encode("utf-8", "surrogatepass"))
+        yield Item(_RECORD, i, body=body.encode("utf-8", "surrogatepass"))
 
 
 def read_items(data: bytes | str) -> Iterator[Item]:
@@ -54,14 +64,14 @@ def read_items(data: bytes | str) -> Iterator[Item]:
     if doc is _NOT_ONE_DOCUMENT:
         for number, line in enumerate(raw.split(b"\n"), start=1):
             if line and not line.isspace():  # not blank (without strip's copy of every line)
-                yield Item(f"line {number}", body=line)
+                yield Item(_LINE, number, None, line)
         return
     if isinstance(doc, list):
-        yield from (Item(f"[{i}]", value) for i, value in enumerate(doc))
+        yield from (Item(_ELEMENT, i, value) for i, value in enumerate(doc))
     elif isinstance(doc, dict) and isinstance(doc.get("Records"), list):
         yield from _sqs_bodies(doc)
     else:
-        yield Item("[0]", doc)
+        yield Item(_ELEMENT, 0, doc)
 
 
 _NOT_ONE_DOCUMENT = object()
