@@ -29,8 +29,8 @@ class Item(NamedTuple):
     Its place is kept as a pattern and a number, and spelt out (`where`) only for an element that is
     reported: formatting 20,000 line numbers nobody reads costs more than splitting the lines."""
 
-    pattern: str  # one `%d`, for `index`
-    index: int
+    pattern: str  # one `%d`, for `number`
+    number: int
     value: object = None
     body: bytes | None = None
     error: str | None = None
@@ -38,7 +38,7 @@ class Item(NamedTuple):
     @property
     def where(self) -> str:
         """Where the element is in the input: `line 3`, `[2]`, `Records[0]`."""
-        return self.pattern % self.index
+        return self.pattern % self.number
 
 
 _LINE, _ELEMENT, _RECORD = "line %d", "[%d]", "Records[%d]"
