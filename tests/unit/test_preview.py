@@ -58,6 +58,36 @@ def test_bad_input_is_rejected_per_line_and_the_rest_still_processed(capsys):
     assert [e["event_id"] for r in doc["requests"] for e in r["body"]["data"]] == ["good-1"]
 
 
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        (
+            [{"type": "track"}, {"type": "page"}, "not an event"],
+            [
+                ("[0]", "event: required for track events"),
+                ("[1]", "timestamp: missing (neither timestamp nor receivedAt is set)"),
+                ("[2]", "event: expected a JSON object, got str"),
+            ],
+        ),
+        ({"type": "track"}, [("[0]", "event: required for track events")]),
+        (
+            {"Records": [{"body": 7}, {"body": "{}"}]},
+            [("Records[0]", "Records[0].body: expected a string"), ("Records[1]", "type: Field required")],
+        ),
+    ],
+    ids=["array", "one object", "sqs event"],
+)
+def test_a_rejected_element_is_placed_by_its_position_in_the_input(capsys, tmp_path, document, expected):
+    # GIVEN an array, a single object and an SQS event, each with elements that cannot be mapped
+    path = tmp_path / "in.json"
+    path.write_text(json.dumps(document))
+    # WHEN previewed
+    code, doc, _ = run(capsys, str(path))
+    # THEN each rejection names where the element is (index or record), with its reason
+    assert code == 0
+    assert [(r["at"], r["reason"]) for r in doc["rejected"] if "at" in r] == expected
+
+
 def test_options_reach_the_request(capsys, tmp_path):
     # GIVEN a pixel id, a test code and an integration config file
     config = tmp_path / "integration.json"
